@@ -1,0 +1,1 @@
+"""Inference clients that stream frames to a model server."""
