@@ -1,0 +1,99 @@
+//! Command-line interface: every command, its flags and their help, in one place.
+
+use camino::Utf8PathBuf;
+use clap::{Args, Parser, Subcommand};
+
+/// Turns a Python monorepo of Poetry packages into minimal container images.
+#[derive(Debug, Parser)]
+#[command(name = "xtask", bin_name = "cargo xtask", version, propagate_version = true)]
+pub struct Cli {
+    /// Root of the monorepo to work on (default: the repo this xtask lives in).
+    #[arg(long, global = true, env = "XTASK_REPO", value_name = "DIR")]
+    pub repo: Option<Utf8PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List every package of the monorepo: path, name, version and kind.
+    List(ListArgs),
+    /// Show the local dependency graph, or one package's closure in build order.
+    Graph(GraphArgs),
+    /// Generate a synthetic monorepo (libs, projects, dependency depth) for benchmarks.
+    GenRepo(GenRepoArgs),
+    /// Run a committed benchmark and print its figures against the goals.
+    Bench(BenchArgs),
+    /// Run every test: what CI runs (`.ci/run`).
+    Test,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Print JSON: {"packages":[…],"errors":[…]}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    /// A package: repo-relative path, name, or normalised name. Omit for the whole repo.
+    pub package: Option<String>,
+    /// Extras to request of the package (comma-separated).
+    #[arg(long, value_delimiter = ',', requires = "package")]
+    pub extras: Vec<String>,
+    /// Print JSON: packages, edges, errors (and the closure with a package).
+    #[arg(long, conflicts_with = "dot")]
+    pub json: bool,
+    /// Print Graphviz DOT.
+    #[arg(long)]
+    pub dot: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct GenRepoArgs {
+    /// Folder to create (must not exist or be empty).
+    #[arg(long)]
+    pub out: Utf8PathBuf,
+    /// Number of libraries.
+    #[arg(long, default_value_t = 800)]
+    pub libs: usize,
+    /// Number of projects.
+    #[arg(long, default_value_t = 200)]
+    pub projects: usize,
+    /// Layers of libraries: a lib depends on libs of the layer below.
+    #[arg(long, default_value_t = 8)]
+    pub depth: usize,
+    /// Seed of the pseudo-random dependency choice.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    pub bench: Bench,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Bench {
+    /// `graph --json` on a generated repo, release binary: median of repeated runs.
+    Graph {
+        /// Packages in the generated repo (libs and projects).
+        #[arg(long, default_value_t = 1000)]
+        packages: usize,
+        /// Timed runs.
+        #[arg(long, default_value_t = 21)]
+        runs: usize,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        super::Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,39 @@
+//! `cargo xtask list`: every package of the monorepo.
+
+use anyhow::Result;
+use camino::Utf8Path;
+use serde::Serialize;
+
+use super::{package_rows, print_json, report, PackageRow};
+use crate::cli::ListArgs;
+use crate::model::{self, graph::Problem};
+
+#[derive(Serialize)]
+struct ListJson<'a> {
+    packages: Vec<PackageRow<'a>>,
+    errors: Vec<Problem>,
+}
+
+pub fn run(repo: &Utf8Path, args: &ListArgs) -> Result<()> {
+    let repo = model::load(repo)?;
+    let problems = repo.graph.problems();
+    let rows = package_rows(&repo.graph);
+    if args.json {
+        print_json(&ListJson { packages: rows, errors: problems.clone() })?;
+    } else {
+        let width = rows.iter().map(|r| r.path.len()).max().unwrap_or(4).max(4);
+        let name_width = rows.iter().map(|r| r.name.map_or(1, str::len)).max().unwrap_or(4).max(4);
+        println!("{:width$}  {:name_width$}  {:9}  KIND", "PATH", "NAME", "VERSION");
+        for r in &rows {
+            let kind = serde_json::to_value(r.kind)?;
+            println!(
+                "{:width$}  {:name_width$}  {:9}  {}",
+                r.path,
+                r.name.unwrap_or("-"),
+                r.version.unwrap_or("-"),
+                kind.as_str().unwrap_or_default()
+            );
+        }
+    }
+    report(&problems)
+}

@@ -1,0 +1,104 @@
+//! docker/images.toml: the one place for names, versions and repo layout, with defaults.
+
+use anyhow::{Context, Result};
+use camino::Utf8Path;
+use serde::Deserialize;
+
+/// Where the config lives, relative to the repo root.
+pub const CONFIG_PATH: &str = "docker/images.toml";
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub repo: RepoConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RepoConfig {
+    /// Globs (repo-relative folders) of the packages that are projects; the rest are libs.
+    #[serde(default = "default_projects")]
+    pub projects: Vec<String>,
+    /// Globs of folders that discovery skips, on top of hidden and build-output folders.
+    #[serde(default)]
+    pub exclude: Vec<String>,
+}
+
+fn default_projects() -> Vec<String> {
+    vec!["projects/**".to_string()]
+}
+
+impl Default for RepoConfig {
+    fn default() -> Self {
+        RepoConfig { projects: default_projects(), exclude: Vec::new() }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config { repo: RepoConfig::default() }
+    }
+}
+
+/// Compiled folder globs.
+pub struct Globs(Vec<glob::Pattern>);
+
+impl Globs {
+    pub fn new(patterns: &[String], key: &str) -> Result<Globs> {
+        let compiled = patterns
+            .iter()
+            .map(|p| glob::Pattern::new(p).with_context(|| format!("{CONFIG_PATH}: {key}: bad glob {p:?}")))
+            .collect::<Result<_>>()?;
+        Ok(Globs(compiled))
+    }
+
+    /// Whether a repo-relative folder matches, either itself or as the root of a `dir/**` glob.
+    pub fn matches(&self, dir: &str) -> bool {
+        let with_slash = format!("{dir}/");
+        self.0.iter().any(|p| p.matches(dir) || p.matches(&with_slash))
+    }
+}
+
+/// Parses the config text; an error names the file and the key.
+pub fn parse(text: &str) -> Result<Config> {
+    toml::from_str(text).map_err(|e| anyhow::anyhow!("{CONFIG_PATH}: {}", e.to_string().trim_end()))
+}
+
+/// Reads `<repo>/docker/images.toml`, or the defaults when a repo has none.
+pub fn load(repo: &Utf8Path) -> Result<Config> {
+    let path = repo.join(CONFIG_PATH);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => parse(&text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
+        Err(e) => Err(e).with_context(|| format!("read {path}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_apply_to_missing_keys() {
+        assert_eq!(parse("").unwrap(), Config::default());
+        let c = parse("[repo]\nexclude = [\"x/**\"]\n").unwrap();
+        assert_eq!(c.repo.projects, vec!["projects/**"]);
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_naming_the_file() {
+        let e = parse("[repo]\nproject = []\n").unwrap_err().to_string();
+        assert!(e.contains("docker/images.toml") && e.contains("project"), "{e}");
+    }
+
+    #[test]
+    fn folder_globs_match_the_folder_and_below() {
+        let g = Globs::new(&["projects/**".to_string()], "projects").unwrap();
+        assert!(g.matches("projects/a"));
+        assert!(g.matches("projects/gw-iaas/export"));
+        assert!(!g.matches("libs/projects"));
+        let g = Globs::new(&["xtask/test_data/**".to_string()], "exclude").unwrap();
+        assert!(g.matches("xtask/test_data"));
+    }
+}

@@ -1,0 +1,43 @@
+//! xtask: reads a Python monorepo and builds container images from it (see README.md).
+
+mod cli;
+mod commands;
+mod config;
+mod model;
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use camino::{Utf8Path, Utf8PathBuf};
+use clap::Parser;
+
+use cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let repo = cli.repo.unwrap_or_else(project_root);
+    match cli.command {
+        Command::List(args) => commands::list::run(&repo, &args),
+        Command::Graph(args) => commands::graph::run(&repo, &args),
+        Command::GenRepo(args) => commands::gen_repo::run(&args),
+        Command::Bench(args) => commands::bench::run(&project_root(), &args),
+        Command::Test => commands::test::run(&project_root()),
+    }
+}
+
+/// The repo this xtask lives in: the parent of the crate's folder.
+fn project_root() -> Utf8PathBuf {
+    Utf8Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives one folder below the repo root")
+        .to_owned()
+}

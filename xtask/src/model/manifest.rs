@@ -1,0 +1,413 @@
+//! Parses one pyproject.toml (Poetry 1.x, Poetry 2 / PEP 621, uv) into a [`Manifest`], without I/O.
+
+use std::collections::BTreeMap;
+
+use toml::{Table, Value};
+
+use super::names::{normalize, parse_requirement};
+
+/// The dependency group every runtime dependency belongs to.
+pub const MAIN: &str = "main";
+
+/// What one pyproject.toml declares, as far as building images needs it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Manifest {
+    /// The distribution name as written (`hermes.quiver`); `None` for config-only manifests.
+    pub name: Option<String>,
+    pub version: Option<String>,
+    pub deps: Vec<Dependency>,
+    /// Console scripts: command name to `module:function`.
+    pub scripts: BTreeMap<String, String>,
+    pub build_backend: Option<String>,
+    pub build_requires: Vec<String>,
+    /// `[tool.uv.workspace]` member globs, when this manifest is a uv workspace root.
+    pub uv_members: Vec<String>,
+    pub uv_exclude: Vec<String>,
+}
+
+/// One declared dependency, local or not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dependency {
+    /// PEP 503-normalised name.
+    pub name: String,
+    /// `main`, a Poetry or PEP 735 group name, or `dev` for legacy dev-dependencies.
+    pub group: String,
+    pub source: Source,
+    /// Extras requested of the dependency, normalised.
+    pub extras: Vec<String>,
+    /// Only installed when one of `enabled_by` (extras of the declaring package) is requested.
+    pub optional: bool,
+    pub enabled_by: Vec<String>,
+    pub markers: Option<String>,
+    /// Where it is declared, for error messages: `[tool.poetry.dependencies] "hermes.quiver"`.
+    pub key: String,
+}
+
+/// Where a dependency comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// A package index, with the constraint as written.
+    Registry(String),
+    /// A folder, relative to the declaring manifest's folder (or absolute).
+    Path { path: String, develop: bool },
+    /// `{ workspace = true }` in `[tool.uv.sources]`: a member of the enclosing uv workspace.
+    Workspace,
+    /// git or URL sources: not local packages.
+    Remote(String),
+}
+
+impl Dependency {
+    pub fn is_local(&self) -> bool {
+        matches!(self.source, Source::Path { .. } | Source::Workspace)
+    }
+}
+
+/// Parses the text of a pyproject.toml. The error is a sentence without the file name.
+pub fn parse_manifest(text: &str) -> Result<Manifest, String> {
+    let doc: Table = text.parse().map_err(|e: toml::de::Error| {
+        format!("invalid TOML: {}", e.to_string().trim_end())
+    })?;
+    let poetry = sub(&doc, &["tool", "poetry"]);
+    let project = sub(&doc, &["project"]);
+    let mut m = Manifest::default();
+
+    if let Some(project) = project {
+        m.name = str_at(project, "name", "[project]")?;
+        m.version = str_at(project, "version", "[project]")?;
+    }
+    if let Some(poetry) = poetry {
+        let package_mode = poetry.get("package-mode").and_then(Value::as_bool).unwrap_or(true);
+        if !package_mode {
+            m.name = None;
+        } else if m.name.is_none() {
+            m.name = str_at(poetry, "name", "[tool.poetry]")?;
+        }
+        if m.version.is_none() {
+            m.version = str_at(poetry, "version", "[tool.poetry]")?;
+        }
+    }
+
+    let poetry_deps = poetry.and_then(|p| p.get("dependencies")).map(|v| {
+        v.as_table().ok_or_else(|| "[tool.poetry.dependencies] must be a table".to_string())
+    });
+    let poetry_deps = poetry_deps.transpose()?;
+    let uv_sources = sub(&doc, &["tool", "uv", "sources"]);
+
+    let pep621_deps = project.and_then(|p| p.get("dependencies"));
+    if let Some(value) = pep621_deps {
+        let enrich = Enrichment { poetry: poetry_deps, uv: uv_sources };
+        for req in str_array(value, "[project] dependencies")? {
+            m.deps.push(pep508_dep(&req, MAIN, "[project] dependencies", &enrich)?);
+        }
+    } else if let Some(table) = poetry_deps {
+        // Poetry 1.x, or Poetry 2 with `dependencies` left dynamic.
+        let enabled = poetry_extras(poetry)?;
+        for (raw, value) in table {
+            if raw == "python" {
+                continue;
+            }
+            for mut dep in poetry_dep(raw, value, MAIN, "[tool.poetry.dependencies]")? {
+                dep.enabled_by = enabled.get(&dep.name).cloned().unwrap_or_default();
+                m.deps.push(dep);
+            }
+        }
+    }
+    if let Some(optional) = project.and_then(|p| p.get("optional-dependencies")) {
+        let optional = optional
+            .as_table()
+            .ok_or("[project.optional-dependencies] must be a table of lists")?;
+        let enrich = Enrichment { poetry: poetry_deps, uv: uv_sources };
+        for (extra, reqs) in optional {
+            let key = format!("[project.optional-dependencies] {extra}");
+            for req in str_array(reqs, &key)? {
+                let mut dep = pep508_dep(&req, MAIN, &key, &enrich)?;
+                dep.optional = true;
+                dep.enabled_by = vec![normalize(extra)];
+                m.deps.push(dep);
+            }
+        }
+    }
+    read_groups(&doc, poetry, poetry_deps, uv_sources, &mut m)?;
+    shadow_main_by_local_groups(&mut m.deps);
+    read_scripts(project, poetry, &mut m)?;
+
+    if let Some(build) = sub(&doc, &["build-system"]) {
+        m.build_backend = str_at(build, "build-backend", "[build-system]")?;
+        if let Some(req) = build.get("requires") {
+            m.build_requires = str_array(req, "[build-system] requires")?;
+        }
+    }
+    if let Some(ws) = sub(&doc, &["tool", "uv", "workspace"]) {
+        if let Some(v) = ws.get("members") {
+            m.uv_members = str_array(v, "[tool.uv.workspace] members")?;
+        }
+        if let Some(v) = ws.get("exclude") {
+            m.uv_exclude = str_array(v, "[tool.uv.workspace] exclude")?;
+        }
+    }
+    Ok(m)
+}
+
+/// Tables that say where a PEP 621 dependency comes from.
+struct Enrichment<'a> {
+    poetry: Option<&'a Table>,
+    uv: Option<&'a Table>,
+}
+
+impl Enrichment<'_> {
+    /// The source declared for `name` (normalised) and the key that declared it.
+    fn source(&self, name: &str) -> Result<Option<(Source, String)>, String> {
+        if let Some((raw, value)) = find_normalized(self.poetry, name) {
+            let key = format!("[tool.poetry.dependencies] {raw:?}");
+            if let Some(dep) = poetry_dep(raw, value, MAIN, "[tool.poetry.dependencies]")?.first() {
+                if !matches!(dep.source, Source::Registry(_)) {
+                    return Ok(Some((dep.source.clone(), key)));
+                }
+            }
+        }
+        if let Some((raw, value)) = find_normalized(self.uv, name) {
+            let key = format!("[tool.uv.sources] {raw:?}");
+            return Ok(uv_source(value, &key)?.map(|s| (s, key)));
+        }
+        Ok(None)
+    }
+}
+
+fn find_normalized<'a>(table: Option<&'a Table>, name: &str) -> Option<(&'a String, &'a Value)> {
+    table?.iter().find(|(k, _)| normalize(k) == name)
+}
+
+fn uv_source(value: &Value, key: &str) -> Result<Option<Source>, String> {
+    let table = match value {
+        Value::Table(t) => t,
+        // A list of sources chosen by markers: the first local one speaks for the package.
+        Value::Array(items) => {
+            for item in items {
+                if let Some(s) = uv_source(item, key)? {
+                    return Ok(Some(s));
+                }
+            }
+            return Ok(None);
+        }
+        _ => return Err(format!("{key} must be a table such as {{ path = \"../lib\" }}")),
+    };
+    if let Some(path) = table.get("path") {
+        let path = path.as_str().ok_or_else(|| format!("{key}: `path` must be a string"))?;
+        let develop = table.get("editable").and_then(Value::as_bool).unwrap_or(false);
+        return Ok(Some(Source::Path { path: path.to_string(), develop }));
+    }
+    if table.get("workspace").and_then(Value::as_bool) == Some(true) {
+        return Ok(Some(Source::Workspace));
+    }
+    if let Some(url) = table.get("git").or_else(|| table.get("url")).and_then(Value::as_str) {
+        return Ok(Some(Source::Remote(url.to_string())));
+    }
+    Ok(None)
+}
+
+fn pep508_dep(req: &str, group: &str, key: &str, enrich: &Enrichment) -> Result<Dependency, String> {
+    let r = parse_requirement(req).map_err(|e| format!("{key}: {e}"))?;
+    let name = normalize(&r.name);
+    let (source, key) = match enrich.source(&name)? {
+        Some((source, source_key)) => (source, source_key),
+        None if r.spec.starts_with('@') => {
+            (Source::Remote(r.spec.trim_start_matches('@').trim().to_string()), key.to_string())
+        }
+        None => (Source::Registry(r.spec.clone()), format!("{key} {:?}", r.name)),
+    };
+    Ok(Dependency {
+        name,
+        group: group.to_string(),
+        source,
+        extras: r.extras,
+        optional: false,
+        enabled_by: Vec::new(),
+        markers: r.markers,
+        key,
+    })
+}
+
+/// A `[tool.poetry…dependencies]` entry: a constraint string, a table, or a list of tables.
+fn poetry_dep(raw: &str, value: &Value, group: &str, table_key: &str) -> Result<Vec<Dependency>, String> {
+    let key = format!("{table_key} {raw:?}");
+    let base = Dependency {
+        name: normalize(raw),
+        group: group.to_string(),
+        source: Source::Registry(String::new()),
+        extras: Vec::new(),
+        optional: false,
+        enabled_by: Vec::new(),
+        markers: None,
+        key: key.clone(),
+    };
+    match value {
+        Value::String(constraint) => {
+            Ok(vec![Dependency { source: Source::Registry(constraint.clone()), ..base }])
+        }
+        Value::Table(t) => Ok(vec![poetry_dep_table(t, base)?]),
+        Value::Array(items) => items
+            .iter()
+            .map(|item| match item {
+                Value::Table(t) => poetry_dep_table(t, base.clone()),
+                Value::String(c) => Ok(Dependency { source: Source::Registry(c.clone()), ..base.clone() }),
+                _ => Err(format!("{key}: each entry must be a table or a constraint string")),
+            })
+            .collect(),
+        _ => Err(format!("{key}: expected a version string or a table such as {{ path = \"../lib\" }}")),
+    }
+}
+
+fn poetry_dep_table(t: &Table, mut dep: Dependency) -> Result<Dependency, String> {
+    let key = dep.key.clone();
+    let get_str = |k: &str| -> Result<Option<String>, String> {
+        match t.get(k) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(format!("{key}: `{k}` must be a string")),
+        }
+    };
+    dep.source = if let Some(path) = get_str("path")? {
+        let develop = t.get("develop").and_then(Value::as_bool).unwrap_or(false);
+        Source::Path { path, develop }
+    } else if let Some(url) = get_str("git")?.or(get_str("url")?) {
+        Source::Remote(url)
+    } else {
+        Source::Registry(get_str("version")?.unwrap_or_default())
+    };
+    dep.optional = t.get("optional").and_then(Value::as_bool).unwrap_or(false);
+    if let Some(extras) = t.get("extras") {
+        dep.extras = str_array(extras, &format!("{key} extras"))?.iter().map(|e| normalize(e)).collect();
+    }
+    let python = get_str("python")?.map(|p| format!("python_version {p}"));
+    dep.markers = match (get_str("markers")?, python) {
+        (Some(m), Some(p)) => Some(format!("({m}) and {p}")),
+        (m, p) => m.or(p),
+    };
+    Ok(dep)
+}
+
+/// `[tool.poetry.extras]`: which optional dependencies (normalised) each extra switches on.
+fn poetry_extras(poetry: Option<&Table>) -> Result<BTreeMap<String, Vec<String>>, String> {
+    let mut enabled: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let Some(extras) = poetry.and_then(|p| p.get("extras")) else { return Ok(enabled) };
+    let extras = extras.as_table().ok_or("[tool.poetry.extras] must be a table of lists")?;
+    for (extra, names) in extras {
+        for name in str_array(names, &format!("[tool.poetry.extras] {extra}"))? {
+            let dep = parse_requirement(&name).map(|r| normalize(&r.name)).unwrap_or_else(|_| normalize(&name));
+            enabled.entry(dep).or_default().push(normalize(extra));
+        }
+    }
+    Ok(enabled)
+}
+
+/// Poetry groups, legacy dev-dependencies, PEP 735 dependency groups and uv dev-dependencies.
+fn read_groups(
+    doc: &Table,
+    poetry: Option<&Table>,
+    poetry_deps: Option<&Table>,
+    uv_sources: Option<&Table>,
+    m: &mut Manifest,
+) -> Result<(), String> {
+    if let Some(dev) = poetry.and_then(|p| p.get("dev-dependencies")) {
+        let dev = dev.as_table().ok_or("[tool.poetry.dev-dependencies] must be a table")?;
+        for (raw, value) in dev {
+            m.deps.extend(poetry_dep(raw, value, "dev", "[tool.poetry.dev-dependencies]")?);
+        }
+    }
+    if let Some(groups) = poetry.and_then(|p| p.get("group")).and_then(Value::as_table) {
+        for (group, body) in groups {
+            let Some(deps) = body.get("dependencies") else { continue };
+            let key = format!("[tool.poetry.group.{group}.dependencies]");
+            let deps = deps.as_table().ok_or_else(|| format!("{key} must be a table"))?;
+            for (raw, value) in deps {
+                m.deps.extend(poetry_dep(raw, value, group, &key)?);
+            }
+        }
+    }
+    // PEP 735 groups and uv's legacy dev list take their sources from the same tables.
+    let enrich = Enrichment { poetry: poetry_deps, uv: uv_sources };
+    if let Some(groups) = sub(doc, &["dependency-groups"]) {
+        for (group, reqs) in groups {
+            let key = format!("[dependency-groups] {group}");
+            let items = reqs.as_array().ok_or_else(|| format!("{key} must be a list"))?;
+            for item in items {
+                // `{ include-group = "…" }` entries are resolved by the installer, not here.
+                if let Some(req) = item.as_str() {
+                    m.deps.push(pep508_dep(req, &normalize(group), &key, &enrich)?);
+                }
+            }
+        }
+    }
+    if let Some(dev) = sub(doc, &["tool", "uv"]).and_then(|uv| uv.get("dev-dependencies")) {
+        for req in str_array(dev, "[tool.uv] dev-dependencies")? {
+            m.deps.push(pep508_dep(&req, "dev", "[tool.uv] dev-dependencies", &enrich)?);
+        }
+    }
+    Ok(())
+}
+
+/// A main dependency declared by version but given as a path in another group is local:
+/// the lock resolves it to that folder.
+fn shadow_main_by_local_groups(deps: &mut [Dependency]) {
+    let local: Vec<(String, Source, String)> = deps
+        .iter()
+        .filter(|d| d.group != MAIN && d.is_local())
+        .map(|d| (d.name.clone(), d.source.clone(), d.key.clone()))
+        .collect();
+    for dep in deps.iter_mut().filter(|d| d.group == MAIN && matches!(d.source, Source::Registry(_))) {
+        if let Some((_, source, key)) = local.iter().find(|(n, _, _)| *n == dep.name) {
+            dep.source = source.clone();
+            dep.key = key.clone();
+        }
+    }
+}
+
+fn read_scripts(project: Option<&Table>, poetry: Option<&Table>, m: &mut Manifest) -> Result<(), String> {
+    let tables = [
+        (project.and_then(|p| p.get("scripts")), "[project.scripts]"),
+        (poetry.and_then(|p| p.get("scripts")), "[tool.poetry.scripts]"),
+    ];
+    for (value, key) in tables {
+        let Some(value) = value else { continue };
+        let table = value.as_table().ok_or_else(|| format!("{key} must be a table"))?;
+        for (name, target) in table {
+            let target = match target {
+                Value::String(s) => s.clone(),
+                Value::Table(t) => match t.get("reference").and_then(Value::as_str) {
+                    Some(r) => r.to_string(),
+                    None => continue,
+                },
+                _ => return Err(format!("{key} {name:?} must be a string such as \"pkg.module:main\"")),
+            };
+            m.scripts.insert(name.clone(), target);
+        }
+    }
+    Ok(())
+}
+
+fn sub<'a>(doc: &'a Table, path: &[&str]) -> Option<&'a Table> {
+    let mut t = doc;
+    for k in path {
+        t = t.get(*k)?.as_table()?;
+    }
+    Some(t)
+}
+
+fn str_at(t: &Table, key: &str, table: &str) -> Result<Option<String>, String> {
+    match t.get(key) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(format!("{table} {key} must be a string")),
+    }
+}
+
+fn str_array(value: &Value, key: &str) -> Result<Vec<String>, String> {
+    let items = value.as_array().ok_or_else(|| format!("{key} must be a list of strings"))?;
+    items
+        .iter()
+        .map(|v| v.as_str().map(str::to_string).ok_or_else(|| format!("{key} must be a list of strings")))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,91 @@
+//! The Python monorepo model: discovery (I/O) feeding pure manifest parsing and graph building.
+
+pub mod graph;
+pub mod manifest;
+pub mod names;
+pub mod paths;
+
+use anyhow::{Context, Result};
+use camino::Utf8Path;
+
+use crate::config::Globs;
+pub use graph::{DirState, Discovered, Graph, Kind};
+
+/// Folder names that never hold packages of the repo.
+const SKIPPED: &[&str] = &["node_modules", "target", "dist", "venv", "__pycache__", "site-packages"];
+
+/// A loaded repo: its package graph.
+pub struct Repo {
+    pub graph: Graph,
+}
+
+/// Loads the config and every manifest under `root`.
+pub fn load(root: &Utf8Path) -> Result<Repo> {
+    let root = root
+        .canonicalize_utf8()
+        .with_context(|| format!("--repo {root}: no such folder; pass the root of a monorepo"))?;
+    let config = crate::config::load(&root)?;
+    let exclude = Globs::new(&config.repo.exclude, "[repo] exclude")?;
+    let projects = Globs::new(&config.repo.projects, "[repo] projects")?;
+    let mut discovered = Vec::new();
+    walk(&root, &root, &exclude, &mut discovered).with_context(|| format!("scan {root} for pyproject.toml files"))?;
+    let probe = |dir: &str| probe(&root, dir);
+    let graph = Graph::build(root.as_str(), discovered, &|d: &str| projects.matches(d), &probe);
+    Ok(Repo { graph })
+}
+
+fn skipped(name: &str) -> bool {
+    name.starts_with('.') || SKIPPED.contains(&name)
+}
+
+fn rel_dir(root: &Utf8Path, dir: &Utf8Path) -> String {
+    match dir.strip_prefix(root) {
+        Ok(rel) if rel.as_str().is_empty() => paths::ROOT.to_string(),
+        Ok(rel) => rel.as_str().replace('\\', "/"),
+        Err(_) => dir.to_string(),
+    }
+}
+
+fn walk(root: &Utf8Path, dir: &Utf8Path, exclude: &Globs, out: &mut Vec<Discovered>) -> Result<()> {
+    let mut subdirs = Vec::new();
+    for entry in dir.read_dir_utf8().with_context(|| format!("read folder {dir}"))? {
+        let entry = entry.with_context(|| format!("read folder {dir}"))?;
+        // Symlinked folders are not followed: they could loop or leave the repo.
+        let file_type = entry.file_type().with_context(|| format!("stat {}", entry.path()))?;
+        if file_type.is_dir() && !skipped(entry.file_name()) {
+            subdirs.push(entry.into_path());
+        } else if file_type.is_file() && entry.file_name() == "pyproject.toml" {
+            let bytes = std::fs::read(entry.path()).with_context(|| format!("read {}", entry.path()))?;
+            out.push(Discovered { dir: rel_dir(root, dir), manifest: decode(bytes).and_then(|t| manifest::parse_manifest(&t)) });
+        }
+    }
+    subdirs.sort();
+    for sub in subdirs {
+        if !exclude.matches(&rel_dir(root, &sub)) {
+            walk(root, &sub, exclude, out)?;
+        }
+    }
+    Ok(())
+}
+
+/// Manifests must be UTF-8 (TOML requires it); say where the first bad byte is.
+fn decode(bytes: Vec<u8>) -> Result<String, String> {
+    String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let line = 1 + e.as_bytes()[..at].iter().filter(|&&b| b == b'\n').count();
+        format!(
+            "not UTF-8 (line {line}, byte offset {at}); TOML files must be UTF-8: re-save it with that encoding"
+        )
+    })
+}
+
+fn probe(root: &Utf8Path, dir: &str) -> DirState {
+    let path = root.join(dir);
+    if !path.is_dir() {
+        DirState::Missing
+    } else if !path.join("pyproject.toml").is_file() {
+        DirState::NoManifest
+    } else {
+        DirState::Skipped
+    }
+}

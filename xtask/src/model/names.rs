@@ -1,0 +1,126 @@
+//! Python package names and PEP 508 requirement strings, parsed without I/O.
+
+/// PEP 503 normalisation: lowercase, every run of `-`, `_` and `.` becomes one `-`.
+pub fn normalize(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut in_sep = false;
+    for c in name.trim().chars() {
+        if matches!(c, '-' | '_' | '.') {
+            if !in_sep {
+                out.push('-');
+            }
+            in_sep = true;
+        } else {
+            out.extend(c.to_lowercase());
+            in_sep = false;
+        }
+    }
+    out
+}
+
+/// A PEP 508 requirement, split into the parts the model needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Requirement {
+    pub name: String,
+    pub extras: Vec<String>,
+    /// Version specifier or `@ url`, as written (may be empty).
+    pub spec: String,
+    pub markers: Option<String>,
+}
+
+/// Parses `name[extra,...] spec ; markers`. Errors are sentences naming the problem.
+pub fn parse_requirement(text: &str) -> Result<Requirement, String> {
+    let (body, markers) = match split_markers(text) {
+        Some((b, m)) => (b, Some(m.trim().to_string()).filter(|m| !m.is_empty())),
+        None => (text, None),
+    };
+    let body = body.trim();
+    let name_end = body
+        .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+        .unwrap_or(body.len());
+    let name = &body[..name_end];
+    if name.is_empty() {
+        return Err(format!("requirement {text:?} does not start with a package name"));
+    }
+    let mut rest = body[name_end..].trim_start();
+    let mut extras = Vec::new();
+    if let Some(after) = rest.strip_prefix('[') {
+        let close = after
+            .find(']')
+            .ok_or_else(|| format!("requirement {text:?} has an unclosed `[`"))?;
+        extras = after[..close]
+            .split(',')
+            .map(normalize)
+            .filter(|e| !e.is_empty())
+            .collect();
+        rest = after[close + 1..].trim_start();
+    }
+    Ok(Requirement { name: name.to_string(), extras, spec: rest.trim().to_string(), markers })
+}
+
+/// Splits at the `;` that starts the markers. A URL requirement (`@ url`) needs a space
+/// before its `;` (PEP 508), so a `;` inside the URL is not taken for one.
+fn split_markers(text: &str) -> Option<(&str, &str)> {
+    if text.contains('@') {
+        let at = text.find(" ;").or_else(|| text.find("\t;"))?;
+        let semi = at + text[at..].find(';')?;
+        return Some((&text[..semi], &text[semi + 1..]));
+    }
+    text.split_once(';')
+}
+
+/// Edit distance, for "did you mean" hints.
+pub fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalizes_like_pep_503() {
+        assert_eq!(normalize("hermes.quiver"), "hermes-quiver");
+        assert_eq!(normalize("Hermes__Quiver"), "hermes-quiver");
+        assert_eq!(normalize("a-_.b"), "a-b");
+    }
+
+    #[test]
+    fn parses_extras_specs_and_markers() {
+        let r = parse_requirement("hermes.gwftools[GCS, x] >=0.1 ; python_version < '3.12'").unwrap();
+        assert_eq!(r.name, "hermes.gwftools");
+        assert_eq!(r.extras, vec!["gcs", "x"]);
+        assert_eq!(r.spec, ">=0.1");
+        assert_eq!(r.markers.as_deref(), Some("python_version < '3.12'"));
+    }
+
+    #[test]
+    fn url_requirements_keep_their_semicolons() {
+        let r = parse_requirement("lib @ file:///a;b/c ; sys_platform == 'linux'").unwrap();
+        assert_eq!(r.spec, "@ file:///a;b/c");
+        assert_eq!(r.markers.as_deref(), Some("sys_platform == 'linux'"));
+    }
+
+    #[test]
+    fn rejects_requirements_without_a_name() {
+        assert!(parse_requirement(">=1.0").is_err());
+        assert!(parse_requirement("a[b").is_err());
+    }
+
+    #[test]
+    fn levenshtein_counts_edits() {
+        assert_eq!(levenshtein("hello-world", "helo-world"), 1);
+        assert_eq!(levenshtein("", "abc"), 3);
+    }
+}

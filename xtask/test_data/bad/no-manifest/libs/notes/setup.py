@@ -1,0 +1,1 @@
+print('a folder with code but no pyproject.toml')
