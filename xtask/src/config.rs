@@ -12,6 +12,51 @@ pub const CONFIG_PATH: &str = "docker/images.toml";
 pub struct Config {
     #[serde(default)]
     pub repo: RepoConfig,
+    #[serde(default)]
+    pub toolchain: Toolchain,
+    #[serde(default)]
+    pub runtime: Runtime,
+}
+
+/// The one Python and Poetry every package is built and locked with.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Toolchain {
+    /// Base image of the build image (and default runtime base).
+    pub python_image: String,
+    pub poetry: String,
+    pub poetry_core: String,
+    /// Used by tests to cross-check `fetch` against `poetry export`.
+    pub poetry_plugin_export: String,
+    /// Name of the build image; its tag is the hash of its inputs.
+    pub build_image: String,
+}
+
+impl Default for Toolchain {
+    fn default() -> Self {
+        Toolchain {
+            python_image: "python:3.11-slim".into(),
+            poetry: "2.5.1".into(),
+            poetry_core: "2.5.0".into(),
+            poetry_plugin_export: "1.10.1".into(),
+            build_image: "xtask-build".into(),
+        }
+    }
+}
+
+/// The runtime that third-party markers are evaluated for.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Runtime {
+    pub python_full_version: String,
+    pub sys_platform: String,
+    pub platform_machine: String,
+}
+
+impl Default for Runtime {
+    fn default() -> Self {
+        Runtime { python_full_version: "3.11.2".into(), sys_platform: "linux".into(), platform_machine: "x86_64".into() }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -37,7 +82,7 @@ impl Default for RepoConfig {
 
 impl Default for Config {
     fn default() -> Self {
-        Config { repo: RepoConfig::default() }
+        Config { repo: RepoConfig::default(), toolchain: Toolchain::default(), runtime: Runtime::default() }
     }
 }
 

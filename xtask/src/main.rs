@@ -3,6 +3,7 @@
 mod cli;
 mod commands;
 mod config;
+mod engine;
 mod model;
 
 use std::process::ExitCode;
