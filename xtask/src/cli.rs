@@ -20,6 +20,8 @@ pub enum Command {
     List(ListArgs),
     /// Show the local dependency graph, or one package's closure in build order.
     Graph(GraphArgs),
+    /// Build installable wheels of every local package a project needs (cached, offline).
+    Wheels(WheelsArgs),
     /// Generate a synthetic monorepo (libs, projects, dependency depth) for benchmarks.
     GenRepo(GenRepoArgs),
     /// Run a committed benchmark and print its figures against the goals.
@@ -48,6 +50,18 @@ pub struct GraphArgs {
     /// Print Graphviz DOT.
     #[arg(long)]
     pub dot: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WheelsArgs {
+    /// The project (path or name).
+    pub project: String,
+    /// Also copy the wheels into this folder.
+    #[arg(long)]
+    pub out: Option<Utf8PathBuf>,
+    /// Print JSON: {"wheels":[{"package","path","file","sha256","cached"}]}.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

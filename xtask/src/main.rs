@@ -5,6 +5,9 @@ mod commands;
 mod config;
 mod engine;
 mod model;
+mod pipenv;
+mod toolchain;
+mod wheel;
 
 use std::process::ExitCode;
 
@@ -29,6 +32,7 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::List(args) => commands::list::run(&repo, &args),
         Command::Graph(args) => commands::graph::run(&repo, &args),
+        Command::Wheels(args) => commands::wheels::run(&repo, &args),
         Command::GenRepo(args) => commands::gen_repo::run(&args),
         Command::Bench(args) => commands::bench::run(&project_root(), &args),
         Command::Test => commands::test::run(&project_root()),

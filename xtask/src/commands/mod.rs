@@ -5,6 +5,7 @@ pub mod gen_repo;
 pub mod graph;
 pub mod list;
 pub mod test;
+pub mod wheels;
 
 use anyhow::{bail, Result};
 use serde::Serialize;

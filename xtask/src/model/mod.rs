@@ -6,16 +6,18 @@ pub mod names;
 pub mod paths;
 
 use anyhow::{Context, Result};
-use camino::Utf8Path;
+use camino::{Utf8Path, Utf8PathBuf};
 
-use crate::config::Globs;
+use crate::config::{Config, Globs};
 pub use graph::{DirState, Discovered, Graph, Kind};
 
 /// Folder names that never hold packages of the repo.
 const SKIPPED: &[&str] = &["node_modules", "target", "dist", "venv", "__pycache__", "site-packages"];
 
-/// A loaded repo: its package graph.
+/// A loaded repo: its root, config and package graph.
 pub struct Repo {
+    pub root: Utf8PathBuf,
+    pub config: Config,
     pub graph: Graph,
 }
 
@@ -31,7 +33,7 @@ pub fn load(root: &Utf8Path) -> Result<Repo> {
     walk(&root, &root, &exclude, &mut discovered).with_context(|| format!("scan {root} for pyproject.toml files"))?;
     let probe = |dir: &str| probe(&root, dir);
     let graph = Graph::build(root.as_str(), discovered, &|d: &str| projects.matches(d), &probe);
-    Ok(Repo { graph })
+    Ok(Repo { root, config, graph })
 }
 
 fn skipped(name: &str) -> bool {

@@ -1,0 +1,102 @@
+//! The pinned build toolchain: its identity, its wheels (fetched once) and the build image.
+
+use std::os::unix::fs::MetadataExt;
+
+use anyhow::{bail, Context, Result};
+use camino::{Utf8Path, Utf8PathBuf};
+use xshell::{cmd, Shell};
+
+use crate::config::Toolchain;
+use crate::engine::Engine;
+use crate::wheel::sha256_hex;
+
+pub const BUILD_DOCKERFILE: &str = "docker/build.Dockerfile";
+
+/// What the build image installs, pinned.
+pub fn requirements(t: &Toolchain) -> String {
+    format!(
+        "poetry=={}\npoetry-core=={}\npoetry-plugin-export=={}\n",
+        t.poetry, t.poetry_core, t.poetry_plugin_export
+    )
+}
+
+/// The toolchain's identity without asking the engine: build Dockerfile, pins and base image
+/// name. Part of every wheel's cache key.
+pub fn identity(root: &Utf8Path, t: &Toolchain) -> Result<String> {
+    let dockerfile = std::fs::read(root.join(BUILD_DOCKERFILE)).with_context(|| format!("read {BUILD_DOCKERFILE}"))?;
+    let mut input = dockerfile;
+    input.extend_from_slice(requirements(t).as_bytes());
+    input.extend_from_slice(t.python_image.as_bytes());
+    Ok(sha256_hex(&input)[..16].to_string())
+}
+
+/// The user and group that own `dir`: containers that write into it run as them.
+pub fn owner_of(dir: &Utf8Path) -> Result<String> {
+    let meta = std::fs::metadata(dir).with_context(|| format!("stat {dir}"))?;
+    Ok(format!("{}:{}", meta.uid(), meta.gid()))
+}
+
+/// Downloads the toolchain's wheels once into the cache (network; host pip settings mounted).
+pub fn ensure_wheels(sh: &Shell, engine: &Engine, root: &Utf8Path, t: &Toolchain) -> Result<Utf8PathBuf> {
+    let id = identity(root, t)?;
+    let dir = root.join("target/xtask/cache/toolchain").join(&id);
+    if dir.join("requirements.txt").is_file() {
+        return Ok(dir);
+    }
+    let tmp = root.join(format!("target/xtask/cache/toolchain/.tmp-{id}-{}", std::process::id()));
+    if tmp.exists() {
+        sh.remove_path(&tmp)?;
+    }
+    std::fs::create_dir_all(&tmp).with_context(|| format!("create {tmp}"))?;
+    std::fs::write(tmp.join("pins.txt"), requirements(t))?;
+    let user = owner_of(&tmp)?;
+    let (bin, image, pip) = (&engine.bin, &t.python_image, crate::pipenv::docker_args());
+    let mount = format!("{tmp}:/out");
+    cmd!(sh, "{bin} run --rm --user {user} {pip...} -v {mount} {image} python3 -m pip download --no-cache-dir --disable-pip-version-check --dest /out -r /out/pins.txt")
+        .quiet()
+        .ignore_stdout()
+        .run()
+        .context("download the toolchain wheels (poetry, poetry-core) from the package index")?;
+    // Written last: its presence marks a complete download.
+    std::fs::rename(tmp.join("pins.txt"), tmp.join("requirements.txt"))?;
+    std::fs::rename(&tmp, &dir).with_context(|| format!("move {tmp} to {dir}"))?;
+    Ok(dir)
+}
+
+/// Builds (once) and returns the build image tag: `<name>:<hash of every input>`.
+pub fn ensure_build_image(sh: &Shell, engine: &Engine, root: &Utf8Path, t: &Toolchain) -> Result<String> {
+    let wheels = ensure_wheels(sh, engine, root, t)?;
+    let base = t.python_image.as_str();
+    let Some(base_id) = engine.image_id(sh, base)? else {
+        bail!("the base image {base} is missing; `docker pull {base}` (or run `cargo xtask test`, which provides a stand-in)");
+    };
+    let mut files: Vec<Utf8PathBuf> =
+        wheels.read_dir_utf8()?.filter_map(|e| e.ok()).map(|e| e.into_path()).collect();
+    files.sort();
+    let mut input = format!("{}\n{base_id}\n", identity(root, t)?);
+    for f in &files {
+        input += &format!("{} {}\n", f.file_name().unwrap_or_default(), sha256_hex(&std::fs::read(f)?));
+    }
+    let tag = format!("{}:{}", t.build_image, &sha256_hex(input.as_bytes())[..16]);
+    if engine.image_id(sh, &tag)?.is_some() {
+        return Ok(tag);
+    }
+    let ctx = root.join("target/xtask/build-image");
+    if ctx.exists() {
+        sh.remove_path(&ctx)?;
+    }
+    std::fs::create_dir_all(ctx.join("toolchain"))?;
+    std::fs::copy(root.join(BUILD_DOCKERFILE), ctx.join("Dockerfile"))?;
+    for f in &files {
+        std::fs::hard_link(f, ctx.join("toolchain").join(f.file_name().unwrap_or_default()))
+            .or_else(|_| std::fs::copy(f, ctx.join("toolchain").join(f.file_name().unwrap_or_default())).map(|_| ()))?;
+    }
+    let bin = &engine.bin;
+    let arg = format!("PYTHON_IMAGE={base}");
+    cmd!(sh, "{bin} build --quiet --network none --build-arg {arg} --label xtask.toolchain={tag} -t {tag} {ctx}")
+        .quiet()
+        .ignore_stdout()
+        .run()
+        .with_context(|| format!("build the build image {tag} from {BUILD_DOCKERFILE}"))?;
+    Ok(tag)
+}

@@ -1,0 +1,15 @@
+//! Wheels: fixing path-dependency metadata, content hashes, and the content-addressed cache.
+
+pub mod cache;
+pub mod rewrite;
+
+use sha2::{Digest, Sha256};
+
+/// Lowercase hex sha256 of bytes.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
