@@ -20,8 +20,12 @@ pub enum Command {
     List(ListArgs),
     /// Show the local dependency graph, or one package's closure in build order.
     Graph(GraphArgs),
+    /// Download a project's locked third-party wheels into the shared wheelhouse (network).
+    Fetch(FetchArgs),
     /// Build installable wheels of every local package a project needs (cached, offline).
     Wheels(WheelsArgs),
+    /// Lock packages with the pinned Poetry inside the build image (network).
+    Lock(LockArgs),
     /// Generate a synthetic monorepo (libs, projects, dependency depth) for benchmarks.
     GenRepo(GenRepoArgs),
     /// Run a committed benchmark and print its figures against the goals.
@@ -53,6 +57,15 @@ pub struct GraphArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct FetchArgs {
+    /// The project (path or name).
+    pub project: String,
+    /// Print JSON: {"project","requirements","wheels":[{"name","version","file","sha256","cached"}]}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct WheelsArgs {
     /// The project (path or name).
     pub project: String,
@@ -62,6 +75,16 @@ pub struct WheelsArgs {
     /// Print JSON: {"wheels":[{"package","path","file","sha256","cached"}]}.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LockArgs {
+    /// Packages to lock (paths or names).
+    #[arg(conflicts_with = "all")]
+    pub packages: Vec<String>,
+    /// Lock every lib and project of the repo.
+    #[arg(long)]
+    pub all: bool,
 }
 
 #[derive(Debug, Args)]

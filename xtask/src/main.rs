@@ -32,7 +32,9 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::List(args) => commands::list::run(&repo, &args),
         Command::Graph(args) => commands::graph::run(&repo, &args),
+        Command::Fetch(args) => commands::fetch::run(&repo, &args),
         Command::Wheels(args) => commands::wheels::run(&repo, &args),
+        Command::Lock(args) => commands::lock::run(&repo, &args),
         Command::GenRepo(args) => commands::gen_repo::run(&args),
         Command::Bench(args) => commands::bench::run(&project_root(), &args),
         Command::Test => commands::test::run(&project_root()),

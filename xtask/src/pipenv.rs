@@ -52,6 +52,27 @@ pub fn docker_args() -> Vec<String> {
     args
 }
 
+/// Extra arguments for Poetry (which uses requests, not pip's settings): the CA bundle pip
+/// trusts, and Poetry's own credential variables, passed by name.
+pub fn poetry_args() -> Vec<String> {
+    let mut args = Vec::new();
+    let bundle = ["PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"]
+        .iter()
+        .filter_map(|v| std::env::var(v).ok())
+        .map(Utf8PathBuf::from)
+        .find(|p| p.is_file());
+    if let Some(bundle) = bundle {
+        args.extend(["-v".to_string(), format!("{bundle}:{bundle}:ro")]);
+        args.extend(["-e".to_string(), format!("REQUESTS_CA_BUNDLE={bundle}")]);
+    }
+    for (name, _) in std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v))) {
+        if name.starts_with("POETRY_HTTP_BASIC_") || name.starts_with("POETRY_PYPI_TOKEN_") || name.starts_with("POETRY_CERTIFICATES_") {
+            args.extend(["-e".to_string(), name]);
+        }
+    }
+    args
+}
+
 fn home() -> Option<Utf8PathBuf> {
     std::env::var("HOME").ok().map(Utf8PathBuf::from)
 }

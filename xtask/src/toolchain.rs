@@ -7,6 +7,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use xshell::{cmd, Shell};
 
 use crate::config::Toolchain;
+use crate::model::Repo;
 use crate::engine::Engine;
 use crate::wheel::sha256_hex;
 
@@ -37,17 +38,14 @@ pub fn owner_of(dir: &Utf8Path) -> Result<String> {
 }
 
 /// Downloads the toolchain's wheels once into the cache (network; host pip settings mounted).
-pub fn ensure_wheels(sh: &Shell, engine: &Engine, root: &Utf8Path, t: &Toolchain) -> Result<Utf8PathBuf> {
-    let id = identity(root, t)?;
-    let dir = root.join("target/xtask/cache/toolchain").join(&id);
+pub fn ensure_wheels(sh: &Shell, engine: &Engine, repo: &Repo) -> Result<Utf8PathBuf> {
+    let t = &repo.config.toolchain;
+    let id = identity(&repo.root, t)?;
+    let dir = repo.cache.join("toolchain").join(&id);
     if dir.join("requirements.txt").is_file() {
         return Ok(dir);
     }
-    let tmp = root.join(format!("target/xtask/cache/toolchain/.tmp-{id}-{}", std::process::id()));
-    if tmp.exists() {
-        sh.remove_path(&tmp)?;
-    }
-    std::fs::create_dir_all(&tmp).with_context(|| format!("create {tmp}"))?;
+    let tmp = repo.scratch("toolchain")?;
     std::fs::write(tmp.join("pins.txt"), requirements(t))?;
     let user = owner_of(&tmp)?;
     let (bin, image, pip) = (&engine.bin, &t.python_image, crate::pipenv::docker_args());
@@ -59,13 +57,21 @@ pub fn ensure_wheels(sh: &Shell, engine: &Engine, root: &Utf8Path, t: &Toolchain
         .context("download the toolchain wheels (poetry, poetry-core) from the package index")?;
     // Written last: its presence marks a complete download.
     std::fs::rename(tmp.join("pins.txt"), tmp.join("requirements.txt"))?;
-    std::fs::rename(&tmp, &dir).with_context(|| format!("move {tmp} to {dir}"))?;
+    std::fs::create_dir_all(dir.parent().unwrap_or(&dir))?;
+    if let Err(e) = std::fs::rename(&tmp, &dir) {
+        // A concurrent run may have completed the same download first.
+        if !dir.join("requirements.txt").is_file() {
+            return Err(e).with_context(|| format!("move {tmp} to {dir}"));
+        }
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
     Ok(dir)
 }
 
 /// Builds (once) and returns the build image tag: `<name>:<hash of every input>`.
-pub fn ensure_build_image(sh: &Shell, engine: &Engine, root: &Utf8Path, t: &Toolchain) -> Result<String> {
-    let wheels = ensure_wheels(sh, engine, root, t)?;
+pub fn ensure_build_image(sh: &Shell, engine: &Engine, repo: &Repo) -> Result<String> {
+    let (root, t) = (&repo.root, &repo.config.toolchain);
+    let wheels = ensure_wheels(sh, engine, repo)?;
     let base = t.python_image.as_str();
     let Some(base_id) = engine.image_id(sh, base)? else {
         bail!("the base image {base} is missing; `docker pull {base}` (or run `cargo xtask test`, which provides a stand-in)");
@@ -81,10 +87,7 @@ pub fn ensure_build_image(sh: &Shell, engine: &Engine, root: &Utf8Path, t: &Tool
     if engine.image_id(sh, &tag)?.is_some() {
         return Ok(tag);
     }
-    let ctx = root.join("target/xtask/build-image");
-    if ctx.exists() {
-        sh.remove_path(&ctx)?;
-    }
+    let ctx = repo.scratch("build-image")?;
     std::fs::create_dir_all(ctx.join("toolchain"))?;
     std::fs::copy(root.join(BUILD_DOCKERFILE), ctx.join("Dockerfile"))?;
     for f in &files {
@@ -93,10 +96,11 @@ pub fn ensure_build_image(sh: &Shell, engine: &Engine, root: &Utf8Path, t: &Tool
     }
     let bin = &engine.bin;
     let arg = format!("PYTHON_IMAGE={base}");
-    cmd!(sh, "{bin} build --quiet --network none --build-arg {arg} --label xtask.toolchain={tag} -t {tag} {ctx}")
+    let built = cmd!(sh, "{bin} build --quiet --network none --build-arg {arg} --label xtask.toolchain={tag} -t {tag} {ctx}")
         .quiet()
         .ignore_stdout()
         .run()
-        .with_context(|| format!("build the build image {tag} from {BUILD_DOCKERFILE}"))?;
-    Ok(tag)
+        .with_context(|| format!("build the build image {tag} from {BUILD_DOCKERFILE}"));
+    let _ = sh.remove_path(&ctx);
+    built.map(|()| tag)
 }

@@ -1,9 +1,11 @@
 //! One module per command, plus the report helpers they share.
 
 pub mod bench;
+pub mod fetch;
 pub mod gen_repo;
 pub mod graph;
 pub mod list;
+pub mod lock;
 pub mod test;
 pub mod wheels;
 

@@ -87,7 +87,7 @@ pub fn ensure(repo: &Repo, project: &str, verbose: bool) -> Result<Vec<WheelRow>
         let key = sha256_hex(format!("{hash}\n{toolchain_id}\n{pin_text}\n{version}\n{REWRITE_VERSION}").as_bytes())[..32].to_string();
         jobs.push(Job { dir: pkg.dir.clone(), name: pkg.name.clone(), key, pins });
     }
-    let cache = WheelCache::new(repo.root.join("target/xtask/cache/wheels"));
+    let cache = WheelCache::new(repo.cache.join("wheels"));
     let missing: Vec<&Job> = jobs.iter().filter(|j| cache.get(&j.key).is_none()).collect();
     if !missing.is_empty() {
         build(repo, &cache, &missing, verbose)?;
@@ -109,15 +109,11 @@ fn build(repo: &Repo, cache: &WheelCache, jobs: &[&Job], verbose: bool) -> Resul
     let sh = Shell::new()?;
     let engine = Engine::connect(&sh)?;
     let t0 = Instant::now();
-    let image = toolchain::ensure_build_image(&sh, &engine, &repo.root, &repo.config.toolchain)?;
+    let image = toolchain::ensure_build_image(&sh, &engine, repo)?;
     if verbose {
         println!("  build image {image} ({:.2} s)", t0.elapsed().as_secs_f64());
     }
-    let tmp = repo.root.join(format!("target/xtask/tmp/wheels-{}", std::process::id()));
-    if tmp.exists() {
-        sh.remove_path(&tmp)?;
-    }
-    std::fs::create_dir_all(&tmp).with_context(|| format!("create {tmp}"))?;
+    let tmp = repo.scratch("wheels")?;
     let result = build_in(&sh, &engine, repo, &image, &tmp, cache, jobs, verbose);
     let _ = sh.remove_path(&tmp);
     result

@@ -1,7 +1,9 @@
 //! The Python monorepo model: discovery (I/O) feeding pure manifest parsing and graph building.
 
 pub mod graph;
+pub mod lock;
 pub mod manifest;
+pub mod markers;
 pub mod names;
 pub mod paths;
 
@@ -14,11 +16,28 @@ pub use graph::{DirState, Discovered, Graph, Kind};
 /// Folder names that never hold packages of the repo.
 const SKIPPED: &[&str] = &["node_modules", "target", "dist", "venv", "__pycache__", "site-packages"];
 
-/// A loaded repo: its root, config and package graph.
+/// A loaded repo: its root, config and package graph, and where xtask keeps its files.
 pub struct Repo {
     pub root: Utf8PathBuf,
     pub config: Config,
     pub graph: Graph,
+    /// Content-addressed caches shared by every run: `$XTASK_CACHE_DIR` or `target/xtask/cache`.
+    pub cache: Utf8PathBuf,
+    /// Per-repo outputs (requirements, contexts): `target/xtask`.
+    pub work: Utf8PathBuf,
+}
+
+impl Repo {
+    /// A fresh scratch folder for this process, inside the cache so that finished entries
+    /// move into it by rename.
+    pub fn scratch(&self, what: &str) -> Result<Utf8PathBuf> {
+        let dir = self.cache.join("tmp").join(format!("{what}-{}", std::process::id()));
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).with_context(|| format!("remove {dir}"))?;
+        }
+        std::fs::create_dir_all(&dir).with_context(|| format!("create {dir}"))?;
+        Ok(dir)
+    }
 }
 
 /// Loads the config and every manifest under `root`.
@@ -33,7 +52,12 @@ pub fn load(root: &Utf8Path) -> Result<Repo> {
     walk(&root, &root, &exclude, &mut discovered).with_context(|| format!("scan {root} for pyproject.toml files"))?;
     let probe = |dir: &str| probe(&root, dir);
     let graph = Graph::build(root.as_str(), discovered, &|d: &str| projects.matches(d), &probe);
-    Ok(Repo { root, config, graph })
+    let work = root.join("target/xtask");
+    let cache = match std::env::var("XTASK_CACHE_DIR") {
+        Ok(dir) if !dir.is_empty() => Utf8PathBuf::from(dir),
+        _ => work.join("cache"),
+    };
+    Ok(Repo { root, config, graph, cache, work })
 }
 
 fn skipped(name: &str) -> bool {

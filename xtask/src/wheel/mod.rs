@@ -2,6 +2,7 @@
 
 pub mod cache;
 pub mod rewrite;
+pub mod tags;
 
 use sha2::{Digest, Sha256};
 

@@ -1,0 +1,148 @@
+//! Unit tests of lock parsing and the third-party walk, on inline locks of each version.
+
+use super::*;
+use crate::config::Runtime;
+
+const LOCK_21: &str = r#"
+[[package]]
+name = "click"
+version = "8.1.7"
+optional = false
+python-versions = ">=3.7"
+groups = ["main"]
+files = [{file = "click-8.1.7-py3-none-any.whl", hash = "sha256:aa"}]
+[package.dependencies]
+colorama = {version = "*", markers = "platform_system == \"Windows\""}
+[package.source]
+type = "legacy"
+url = "https://pypi.org/simple"
+reference = "pypi-simple"
+
+[[package]]
+name = "colorama"
+version = "0.4.6"
+optional = false
+python-versions = "*"
+files = [{file = "colorama-0.4.6-py2.py3-none-any.whl", hash = "sha256:bb"}]
+
+[[package]]
+name = "hermes-quiver"
+version = "0.2.0"
+optional = false
+python-versions = ">=3.11"
+files = []
+develop = true
+[package.dependencies]
+"hermes.typeo" = "*"
+tabulate = {version = ">=0.9", optional = true}
+[package.extras]
+tabular = ["tabulate (>=0.9,<1)"]
+[package.source]
+type = "directory"
+url = "../../libs/quiver"
+
+[[package]]
+name = "hermes-typeo"
+version = "0.1.5"
+optional = false
+python-versions = "^3.11"
+files = []
+[package.dependencies]
+toml = "^0.10.2"
+tomli = {version = "^2", python = "<3.11"}
+[package.source]
+type = "directory"
+url = "../../libs/typeo"
+
+[[package]]
+name = "tabulate"
+version = "0.10.0"
+optional = false
+python-versions = ">=3.10"
+files = [{file = "tabulate-0.10.0-py3-none-any.whl", hash = "sha256:cc"}]
+
+[[package]]
+name = "toml"
+version = "0.10.2"
+optional = false
+python-versions = "*"
+files = [{file = "toml-0.10.2-py2.py3-none-any.whl", hash = "sha256:dd"}]
+
+[[package]]
+name = "tomli"
+version = "2.0.1"
+optional = false
+python-versions = "*"
+files = []
+
+[metadata]
+lock-version = "2.1"
+python-versions = "^3.11"
+content-hash = "x"
+"#;
+
+fn names(pinned: &[Pinned]) -> Vec<String> {
+    pinned.iter().map(|p| format!("{}=={}", p.name, p.version)).collect()
+}
+
+fn root(name: &str, extras: &[&str]) -> Root {
+    Root { name: name.into(), extras: extras.iter().map(|e| e.to_string()).collect(), markers: None }
+}
+
+#[test]
+fn walks_extras_markers_and_skips_local_directories() {
+    let lock = parse_lock(LOCK_21).unwrap();
+    let set = third_party(&lock, &[root("hermes-quiver", &["tabular"]), root("click", &[])], &Runtime::default()).unwrap();
+    assert_eq!(names(&set), vec!["click==8.1.7", "tabulate==0.10.0", "toml==0.10.2"]);
+    assert_eq!(set[0].index.as_deref(), Some("https://pypi.org/simple"));
+    assert_eq!(set[0].files, vec![("click-8.1.7-py3-none-any.whl".to_string(), "sha256:aa".to_string())]);
+    let without = third_party(&lock, &[root("hermes-quiver", &[])], &Runtime::default()).unwrap();
+    assert_eq!(names(&without), vec!["toml==0.10.2"]);
+}
+
+#[test]
+fn root_markers_are_evaluated() {
+    let lock = parse_lock(LOCK_21).unwrap();
+    let r = Root { name: "click".into(), extras: vec![], markers: Some("sys_platform == 'win32'".into()) };
+    assert!(third_party(&lock, &[r], &Runtime::default()).unwrap().is_empty());
+}
+
+#[test]
+fn lock_11_keeps_hashes_in_metadata_files() {
+    let lock = parse_lock(
+        r#"
+[[package]]
+name = "toml"
+version = "0.10.2"
+category = "main"
+optional = false
+python-versions = "*"
+
+[metadata]
+lock-version = "1.1"
+python-versions = "^3.8"
+content-hash = "x"
+
+[metadata.files]
+toml = [{file = "toml-0.10.2-py2.py3-none-any.whl", hash = "sha256:dd"}]
+"#,
+    )
+    .unwrap();
+    let set = third_party(&lock, &[root("toml", &[])], &Runtime::default()).unwrap();
+    assert_eq!(set[0].files[0].1, "sha256:dd");
+    assert_eq!(set[0].index, None);
+}
+
+#[test]
+fn a_missing_package_says_to_relock() {
+    let lock = parse_lock(LOCK_21).unwrap();
+    let e = third_party(&lock, &[root("numpy", &[])], &Runtime::default()).unwrap_err();
+    assert!(e.contains("poetry lock"), "{e}");
+}
+
+#[test]
+fn poetry_python_constraints() {
+    for (c, ok) in [("^3.11", true), ("^3.8", true), ("<3.11", false), (">=3.8,<3.12", true), ("~3.11", true), ("~3.10", false), ("3.11.*", true), ("<3.8 || >=3.11", true), (">=3.12", false), ("*", true)] {
+        assert_eq!(python_matches(c, "3.11.2"), ok, "{c}");
+    }
+}
