@@ -1,0 +1,103 @@
+//! Helpers for end-to-end tests: sample-repo copies, xtask runs, caches and engine calls.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// The cache every end-to-end test shares (content-addressed, so sharing is safe).
+pub fn shared_cache() -> PathBuf {
+    repo_root().join("target/xtask-test-cache")
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A new empty folder under target/, unique to this test process and call.
+pub fn scratch(name: &str) -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let dir = repo_root().join("target/e2e").join(format!("{name}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst)));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('.') || name == "__pycache__" || name == "target" {
+            continue;
+        }
+        let (src, dst) = (entry.path(), to.join(&*name));
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&src, &dst);
+        } else {
+            std::fs::copy(&src, &dst).unwrap();
+        }
+    }
+}
+
+/// A copy of the sample monorepo (libs, projects, docker, root manifest) to edit freely.
+pub fn sample_copy(name: &str) -> PathBuf {
+    let dir = scratch(name);
+    let root = repo_root();
+    for part in ["libs", "projects", "docker"] {
+        copy_tree(&root.join(part), &dir.join(part));
+    }
+    std::fs::copy(root.join("pyproject.toml"), dir.join("pyproject.toml")).unwrap();
+    dir
+}
+
+/// A cache of its own, seeded with the shared toolchain and wheelhouse (downloads), but with
+/// no built wheels.
+pub fn private_cache(name: &str) -> PathBuf {
+    let dir = scratch(&format!("cache-{name}"));
+    for part in ["toolchain", "wheelhouse"] {
+        let src = shared_cache().join(part);
+        if src.exists() {
+            copy_tree(&src, &dir.join(part));
+        }
+    }
+    dir
+}
+
+pub fn xtask_cmd(repo: &Path, cache: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    cmd.arg("--repo").arg(repo).args(args).env("XTASK_CACHE_DIR", cache);
+    cmd
+}
+
+pub fn xtask(repo: &Path, cache: &Path, args: &[&str]) -> Output {
+    xtask_cmd(repo, cache, args).output().expect("run xtask")
+}
+
+/// Runs xtask and parses its JSON stdout; panics with stderr when it fails.
+pub fn xtask_json(repo: &Path, cache: &Path, args: &[&str]) -> serde_json::Value {
+    let out = xtask(repo, cache, args);
+    assert!(out.status.success(), "xtask {args:?} failed:\n{}", text(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("xtask {args:?}: bad JSON ({e}):\n{}", text(&out.stdout)))
+}
+
+pub fn docker(args: &[&str]) -> Output {
+    let out = Command::new(std::env::var("DOCKER").unwrap_or_else(|_| "docker".into())).args(args).output().expect("run docker");
+    assert!(
+        out.status.success() || args.first() == Some(&"run"),
+        "docker {args:?} failed (is the engine up? run the tests with `cargo xtask test`):\n{}",
+        text(&out.stderr)
+    );
+    out
+}
+
+/// The most recent build image xtask made (labelled xtask.toolchain).
+pub fn build_image() -> String {
+    let out = docker(&["images", "--filter", "label=xtask.toolchain", "--format", "{{.Repository}}:{{.Tag}}"]);
+    text(&out.stdout).lines().next().expect("no xtask build image; run a wheels test first").to_string()
+}
