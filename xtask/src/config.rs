@@ -28,6 +28,9 @@ pub struct Toolchain {
     pub poetry_core: String,
     /// Used by tests to cross-check `fetch` against `poetry export`.
     pub poetry_plugin_export: String,
+    /// Further PEP 517 backends, pinned requirements (`setuptools==…`): what sdists and
+    /// non-Poetry packages of the repo build with.
+    pub backends: Vec<String>,
     /// Name of the build image; its tag is the hash of its inputs.
     pub build_image: String,
 }
@@ -39,6 +42,7 @@ impl Default for Toolchain {
             poetry: "2.5.1".into(),
             poetry_core: "2.5.0".into(),
             poetry_plugin_export: "1.10.1".into(),
+            backends: vec!["setuptools==80.9.0".into(), "wheel==0.45.1".into()],
             build_image: "xtask-build".into(),
         }
     }

@@ -15,10 +15,15 @@ pub const BUILD_DOCKERFILE: &str = "docker/build.Dockerfile";
 
 /// What the build image installs, pinned.
 pub fn requirements(t: &Toolchain) -> String {
-    format!(
+    let mut text = format!(
         "poetry=={}\npoetry-core=={}\npoetry-plugin-export=={}\n",
         t.poetry, t.poetry_core, t.poetry_plugin_export
-    )
+    );
+    for backend in &t.backends {
+        text += backend;
+        text.push('\n');
+    }
+    text
 }
 
 /// The toolchain's identity without asking the engine: build Dockerfile, pins and base image

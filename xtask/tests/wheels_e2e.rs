@@ -49,56 +49,75 @@ fn shas(json: &serde_json::Value) -> BTreeMap<String, (String, bool)> {
         .collect()
 }
 
+/// Fetches and builds `project`'s wheels, installs them offline with --require-hashes into a
+/// fresh venv in the bare runtime image, and checks pip check, locked versions and the console
+/// script's line. Returns the install report.
+fn install_and_check(repo: &Path, cache: &Path, project: &str, script: &str) -> serde_json::Value {
+    let fetched = xtask_json(repo, cache, &["fetch", project, "--json"]);
+    let wheels = xtask_json(repo, cache, &["wheels", project, "--json"]);
+    let stage = scratch("install");
+    let dir = stage.join("wheels");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut requirements = std::fs::read_to_string(fetched["requirements"].as_str().unwrap()).unwrap();
+    let mut local = BTreeMap::new();
+    for w in wheels["wheels"].as_array().unwrap() {
+        let file = Path::new(w["file"].as_str().unwrap());
+        let name = file.file_name().unwrap().to_str().unwrap();
+        let version = name.split('-').nth(1).unwrap();
+        requirements += &format!("{}=={version} --hash=sha256:{}\n", w["package"].as_str().unwrap(), w["sha256"].as_str().unwrap());
+        local.insert(w["package"].as_str().unwrap().to_string(), version.to_string());
+        std::fs::copy(file, dir.join(name)).unwrap();
+        let metadata = read_metadata(w["file"].as_str().unwrap());
+        assert!(!metadata.contains("file://") && !metadata.contains("@ /"), "{name}:\n{metadata}");
+    }
+    for w in fetched["wheels"].as_array().unwrap() {
+        let file = Path::new(w["file"].as_str().unwrap());
+        std::fs::copy(file, dir.join(file.file_name().unwrap())).unwrap();
+    }
+    std::fs::write(dir.join("requirements.txt"), &requirements).unwrap();
+    std::fs::copy(repo_root().join("xtask/test_data/e2e/install_check.py"), stage.join("check.py")).unwrap();
+    let mount = format!("{}:/w:ro", stage.display());
+    let out = docker(&["run", "--rm", "--network", "none", "-v", &mount, "python:3.11-slim", "python3", "/w/check.py", script]);
+    assert!(out.status.success(), "{project}: {}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["install"], 0, "{project}: pip install failed:\n{}\n{requirements}", report["install_log"].as_str().unwrap());
+    assert_eq!(report["check"], 0, "{project}: pip check: {}", report["check_log"]);
+    let locked = lock_versions(&repo.join(project).join("poetry.lock"));
+    for (name, version) in report["installed"].as_object().unwrap() {
+        let name = normalize(name);
+        if ["pip", "setuptools", "wheel"].contains(&name.as_str()) {
+            continue;
+        }
+        let expected = local.get(&name).or(locked.get(&name)).unwrap_or_else(|| panic!("{project}: {name} is not locked"));
+        assert_eq!(version.as_str().unwrap(), expected, "{project}: {name}");
+    }
+    assert_eq!(report["script_rc"], 0, "{project}: {}", report["script_err"]);
+    let line = report["script"].as_str().unwrap().lines().next().unwrap_or_default().to_string();
+    for (name, version) in &local {
+        let dotted = name.replacen("hermes-", "hermes.", 1);
+        assert!(line.contains(&format!("{dotted} {version}")), "{project}: {line:?} lacks {dotted} {version}");
+    }
+    report
+}
+
 #[test]
 fn every_sample_project_installs_offline_with_locked_versions_and_runs() {
-    let root = repo_root();
-    let cache = shared_cache();
     for (project, script) in PROJECTS {
-        let fetched = xtask_json(&root, &cache, &["fetch", project, "--json"]);
-        let wheels = xtask_json(&root, &cache, &["wheels", project, "--json"]);
-        let stage = scratch("install");
-        let dir = stage.join("wheels");
-        std::fs::create_dir_all(&dir).unwrap();
-        let mut requirements = std::fs::read_to_string(fetched["requirements"].as_str().unwrap()).unwrap();
-        let mut local = BTreeMap::new();
-        for w in wheels["wheels"].as_array().unwrap() {
-            let file = Path::new(w["file"].as_str().unwrap());
-            let name = file.file_name().unwrap().to_str().unwrap();
-            let version = name.split('-').nth(1).unwrap();
-            requirements += &format!("{}=={version} --hash=sha256:{}\n", w["package"].as_str().unwrap(), w["sha256"].as_str().unwrap());
-            local.insert(w["package"].as_str().unwrap().to_string(), version.to_string());
-            std::fs::copy(file, dir.join(name)).unwrap();
-            let metadata = read_metadata(w["file"].as_str().unwrap());
-            assert!(!metadata.contains("file://") && !metadata.contains("@ /"), "{name}:\n{metadata}");
-        }
-        for w in fetched["wheels"].as_array().unwrap() {
-            let file = Path::new(w["file"].as_str().unwrap());
-            std::fs::copy(file, dir.join(file.file_name().unwrap())).unwrap();
-        }
-        std::fs::write(dir.join("requirements.txt"), &requirements).unwrap();
-        std::fs::copy(root.join("xtask/test_data/e2e/install_check.py"), stage.join("check.py")).unwrap();
-        let mount = format!("{}:/w:ro", stage.display());
-        let out = docker(&["run", "--rm", "--network", "none", "-v", &mount, "python:3.11-slim", "python3", "/w/check.py", script]);
-        assert!(out.status.success(), "{project}: {}", text(&out.stderr));
-        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        assert_eq!(report["install"], 0, "{project}: pip install failed:\n{}\n{requirements}", report["install_log"].as_str().unwrap());
-        assert_eq!(report["check"], 0, "{project}: pip check: {}", report["check_log"]);
-        let locked = lock_versions(&root.join(project).join("poetry.lock"));
-        for (name, version) in report["installed"].as_object().unwrap() {
-            let name = normalize(name);
-            if ["pip", "setuptools", "wheel"].contains(&name.as_str()) {
-                continue;
-            }
-            let expected = local.get(&name).or(locked.get(&name)).unwrap_or_else(|| panic!("{project}: {name} is not locked"));
-            assert_eq!(version.as_str().unwrap(), expected, "{project}: {name}");
-        }
-        assert_eq!(report["script_rc"], 0, "{project}: {}", report["script_err"]);
-        let line = report["script"].as_str().unwrap().lines().next().unwrap_or_default().to_string();
-        for (name, version) in &local {
-            let dotted = name.replacen("hermes-", "hermes.", 1);
-            assert!(line.contains(&format!("{dotted} {version}")), "{project}: {line:?} lacks {dotted} {version}");
-        }
+        install_and_check(&repo_root(), &shared_cache(), project, script);
     }
+}
+
+#[test]
+fn an_sdist_only_dependency_is_locked_built_into_a_wheel_and_installed() {
+    let repo = sample_copy("sdist");
+    let manifest = repo.join("projects/hello-world/pyproject.toml");
+    let text_before = std::fs::read_to_string(&manifest).unwrap();
+    // docopt 0.6.2 is published as an sdist only.
+    std::fs::write(&manifest, text_before.replace("python = \"^3.11\"\n", "python = \"^3.11\"\ndocopt = \"0.6.2\"\n")).unwrap();
+    let out = xtask(&repo, &shared_cache(), &["lock", "hello-world"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report = install_and_check(&repo, &shared_cache(), "projects/hello-world", "hello-world");
+    assert_eq!(report["installed"]["docopt"], "0.6.2");
 }
 
 #[test]

@@ -135,8 +135,9 @@ fn python_minor(full: &str) -> u32 {
     full.split('.').nth(1).and_then(|m| m.parse().ok()).unwrap_or(11)
 }
 
-/// A wheelhouse file of `p` that the runtime can install and whose hash the lock pins.
-/// A file with the right name but the wrong hash is deleted, never used.
+/// A wheelhouse file of `p` that the runtime can install and whose hash the lock pins, or a
+/// wheel built from a pinned sdist. A file with the right name but the wrong hash is
+/// deleted, never used.
 fn cached_file(house: &Utf8Path, p: &Pinned, minor: u32, machine: &str, verbose: bool) -> Result<Option<(Utf8PathBuf, String)>> {
     for (file, hash) in &p.files {
         let path = house.join(file);
@@ -152,8 +153,24 @@ fn cached_file(house: &Utf8Path, p: &Pinned, minor: u32, machine: &str, verbose:
         }
         std::fs::remove_file(&path).with_context(|| format!("remove corrupt {path}"))?;
     }
+    for (file, hash) in p.files.iter().filter(|(f, _)| !f.ends_with(".whl")) {
+        let built = house.join(FROM_SDIST).join(hash.trim_start_matches("sha256:"));
+        let Ok(entries) = built.read_dir_utf8() else { continue };
+        let wheels: Vec<Utf8PathBuf> =
+            entries.filter_map(|e| e.ok()).map(|e| e.into_path()).filter(|p| p.extension() == Some("whl")).collect();
+        if let [wheel] = wheels.as_slice() {
+            let sha = sha256_hex(&std::fs::read(wheel).with_context(|| format!("read {wheel}"))?);
+            if verbose {
+                println!("  using {} (built from {file})", wheel.file_name().unwrap_or_default());
+            }
+            return Ok(Some((wheel.clone(), sha)));
+        }
+    }
     Ok(None)
 }
+
+/// Wheels built from sdists live in `<wheelhouse>/from-sdist/<sdist sha256>/`.
+const FROM_SDIST: &str = "from-sdist";
 
 /// Downloads `missing` with pip in the runtime image (so pip picks files for its platform),
 /// grouped by package index, with the host's pip settings mounted. Each file is checked
@@ -190,6 +207,7 @@ fn download(sh: &Shell, engine: &Engine, repo: &Repo, house: &Utf8Path, missing:
                 })?;
         }
         let files = tmp.join("files");
+        let mut sdists: Vec<(String, String)> = Vec::new();
         for entry in files.read_dir_utf8().with_context(|| format!("read {files}"))? {
             let path = entry?.into_path();
             let name = path.file_name().unwrap_or_default().to_string();
@@ -198,15 +216,46 @@ fn download(sh: &Shell, engine: &Engine, repo: &Repo, house: &Utf8Path, missing:
             if !allowed {
                 bail!("{name}: its sha256 does not match poetry.lock; the file was discarded (a tampered or changed index?)");
             }
-            if !name.ends_with(".whl") {
-                bail!("{name}: only a source distribution exists for CPython on this platform; building sdists into wheels is not supported yet");
+            if name.ends_with(".whl") {
+                std::fs::rename(&path, house.join(&name)).with_context(|| format!("move {name} into the wheelhouse"))?;
+            } else {
+                sdists.push((name, actual));
             }
-            std::fs::rename(&path, house.join(&name)).with_context(|| format!("move {name} into the wheelhouse"))?;
+        }
+        if !sdists.is_empty() {
+            build_sdists(sh, engine, repo, house, &tmp, &sdists)?;
         }
         Ok(())
     })();
     let _ = sh.remove_path(&tmp);
     result
+}
+
+/// Builds wheels from verified sdists in the build image, offline, with the backends the build
+/// image carries (poetry-core, setuptools), and files each under its sdist's hash.
+fn build_sdists(sh: &Shell, engine: &Engine, repo: &Repo, house: &Utf8Path, tmp: &Utf8Path, sdists: &[(String, String)]) -> Result<()> {
+    let image = toolchain::ensure_build_image(sh, engine, repo)?;
+    let user = toolchain::owner_of(tmp)?;
+    let (bin, mount) = (&engine.bin, format!("{tmp}:/work"));
+    for (name, hash) in sdists {
+        let sdist = format!("/work/files/{name}");
+        let out_dir = format!("/work/built/{}", hash.trim_start_matches("sha256:"));
+        cmd!(sh, "{bin} run --rm --network none --user {user} -e HOME=/tmp -v {mount} {image} python3 -m pip wheel --no-cache-dir --disable-pip-version-check --no-deps --no-build-isolation --no-index --wheel-dir {out_dir} {sdist}")
+            .quiet()
+            .ignore_stdout()
+            .run()
+            .with_context(|| format!("build a wheel from the sdist {name} (offline, in the build image; its build backend must be poetry-core or setuptools)"))?;
+    }
+    let built = tmp.join("built");
+    std::fs::create_dir_all(house.join(FROM_SDIST))?;
+    for entry in built.read_dir_utf8().with_context(|| format!("read {built}"))? {
+        let entry = entry?;
+        let dest = house.join(FROM_SDIST).join(entry.file_name());
+        if !dest.exists() {
+            std::fs::rename(entry.path(), &dest).with_context(|| format!("move the wheel built from an sdist to {dest}"))?;
+        }
+    }
+    Ok(())
 }
 
 /// Refuses a lock that no longer matches its manifest, using the pinned Poetry itself
