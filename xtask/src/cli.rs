@@ -123,6 +123,12 @@ pub enum Bench {
         #[arg(long, default_value_t = 21)]
         runs: usize,
     },
+    /// `wheels projects/gw-iaas/clients`: cold, warm, and after editing one lib file.
+    Wheels {
+        /// Timed warm runs.
+        #[arg(long, default_value_t = 21)]
+        runs: usize,
+    },
 }
 
 #[cfg(test)]
