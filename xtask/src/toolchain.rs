@@ -75,6 +75,10 @@ pub fn ensure_wheels(sh: &Shell, engine: &Engine, repo: &Repo) -> Result<Utf8Pat
 
 /// Builds (once) and returns the build image tag: `<name>:<hash of every input>`.
 pub fn ensure_build_image(sh: &Shell, engine: &Engine, repo: &Repo) -> Result<String> {
+    // Concurrent runs wait here instead of downloading and building the same image twice.
+    std::fs::create_dir_all(&repo.cache)?;
+    let lock = std::fs::File::create(repo.cache.join("build-image.lock")).context("open the build image lock")?;
+    lock.lock().context("lock the build image")?;
     let (root, t) = (&repo.root, &repo.config.toolchain);
     let wheels = ensure_wheels(sh, engine, repo)?;
     let base = t.python_image.as_str();

@@ -98,6 +98,6 @@ pub fn docker(args: &[&str]) -> Output {
 
 /// The most recent build image xtask made (labelled xtask.toolchain).
 pub fn build_image() -> String {
-    let out = docker(&["images", "--filter", "label=xtask.toolchain", "--format", "{{.Repository}}:{{.Tag}}"]);
+    let out = docker(&["images", "--filter", "dangling=false", "--filter", "label=xtask.toolchain", "--format", "{{.Repository}}:{{.Tag}}"]);
     text(&out.stdout).lines().next().expect("no xtask build image; run a wheels test first").to_string()
 }
