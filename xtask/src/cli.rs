@@ -24,6 +24,8 @@ pub enum Command {
     Fetch(FetchArgs),
     /// Build installable wheels of every local package a project needs (cached, offline).
     Wheels(WheelsArgs),
+    /// Build a project's image: wheels only, a minimal context, layered; a no-op when nothing changed.
+    BuildImage(BuildImageArgs),
     /// Lock packages with the pinned Poetry inside the build image (network).
     Lock(LockArgs),
     /// Generate a synthetic monorepo (libs, projects, dependency depth) for benchmarks.
@@ -75,6 +77,31 @@ pub struct WheelsArgs {
     /// Print JSON: {"wheels":[{"package","path","file","sha256","cached"}]}.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BuildImageArgs {
+    /// Projects to build (paths or names).
+    #[arg(conflicts_with = "all")]
+    pub projects: Vec<String>,
+    /// Build every project of the repo.
+    #[arg(long)]
+    pub all: bool,
+    /// Image tag.
+    #[arg(long, default_value = "latest", env = "XTASK_TAG")]
+    pub tag: String,
+    /// Print the plan (wheels to build or reuse, context, engine commands) and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print JSON: {"images":[{"project","image","id","size","base_size","layers","context_bytes","status"}]}.
+    #[arg(long)]
+    pub json: bool,
+    /// Push the images after building them (needs --registry).
+    #[arg(long)]
+    pub push: bool,
+    /// Registry host[:port] to name and push the images under.
+    #[arg(long, env = "XTASK_REGISTRY")]
+    pub registry: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -1,5 +1,7 @@
 //! docker/images.toml: the one place for names, versions and repo layout, with defaults.
 
+use std::collections::BTreeMap;
+
 use anyhow::{Context, Result};
 use camino::Utf8Path;
 use serde::Deserialize;
@@ -16,6 +18,19 @@ pub struct Config {
     pub toolchain: Toolchain,
     #[serde(default)]
     pub runtime: Runtime,
+    /// Per-project image settings, keyed by the project's repo-relative folder.
+    #[serde(default)]
+    pub projects: BTreeMap<String, ProjectImage>,
+}
+
+/// How one project's image is named and based.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectImage {
+    /// Image name (default: the project's normalised name).
+    pub image: Option<String>,
+    /// Runtime base image (default: `[toolchain] python_image`), e.g. a CUDA image with Python.
+    pub runtime_image: Option<String>,
 }
 
 /// The one Python and Poetry every package is built and locked with.
@@ -86,7 +101,12 @@ impl Default for RepoConfig {
 
 impl Default for Config {
     fn default() -> Self {
-        Config { repo: RepoConfig::default(), toolchain: Toolchain::default(), runtime: Runtime::default() }
+        Config {
+            repo: RepoConfig::default(),
+            toolchain: Toolchain::default(),
+            runtime: Runtime::default(),
+            projects: BTreeMap::new(),
+        }
     }
 }
 

@@ -4,6 +4,7 @@ mod cli;
 mod commands;
 mod config;
 mod engine;
+mod image;
 mod model;
 mod pipenv;
 mod toolchain;
@@ -34,6 +35,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Graph(args) => commands::graph::run(&repo, &args),
         Command::Fetch(args) => commands::fetch::run(&repo, &args),
         Command::Wheels(args) => commands::wheels::run(&repo, &args),
+        Command::BuildImage(args) => commands::build_image::run(&repo, &args),
         Command::Lock(args) => commands::lock::run(&repo, &args),
         Command::GenRepo(args) => commands::gen_repo::run(&args),
         Command::Bench(args) => commands::bench::run(&project_root(), &args),

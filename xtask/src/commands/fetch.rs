@@ -10,7 +10,7 @@ use xshell::{cmd, Shell};
 
 use super::print_json;
 use crate::cli::FetchArgs;
-use crate::engine::Engine;
+use crate::engine::{Engine, LazyEngine};
 use crate::model::lock::{parse_lock, third_party, Pinned, Root};
 use crate::model::manifest::MAIN;
 use crate::model::{self, Repo};
@@ -29,6 +29,7 @@ pub struct FetchedRow {
 /// What a project installs from the wheelhouse: the files and a requirements file with hashes.
 pub struct Wheelhouse {
     pub requirements: Utf8PathBuf,
+    pub requirements_text: String,
     pub wheels: Vec<FetchedRow>,
 }
 
@@ -60,14 +61,18 @@ pub fn run(root: &Utf8Path, args: &FetchArgs) -> Result<()> {
     Ok(())
 }
 
-/// The project's locked third-party set, from the wheelhouse or downloaded into it.
-pub fn ensure(sh: &Shell, repo: &Repo, project: &str, verbose: bool) -> Result<Wheelhouse> {
+/// A project's third-party set, read from its lock; nothing fetched yet.
+pub struct Resolved {
+    pub pinned: Vec<Pinned>,
+    dir: String,
+    name: String,
+    lock_text: String,
+}
+
+/// Reads the project's poetry.lock and walks it (no engine, no network).
+pub fn resolve(repo: &Repo, idx: usize) -> Result<Resolved> {
     let g = &repo.graph;
-    let idx = g.find(project).map_err(anyhow::Error::msg)?;
-    let closure = g.closure(idx, &[]);
-    if !closure.problems.is_empty() {
-        super::report(&closure.problems)?;
-    }
+    super::report(&g.closure(idx, &[]).problems)?;
     let pkg = &g.packages[idx];
     let lock_path = repo.root.join(&pkg.dir).join("poetry.lock");
     let lock_rel = format!("{}/poetry.lock", pkg.dir);
@@ -78,8 +83,6 @@ pub fn ensure(sh: &Shell, repo: &Repo, project: &str, verbose: bool) -> Result<W
         }
         Err(e) => return Err(e).with_context(|| format!("read {lock_rel}")),
     };
-    let engine = Engine::connect(sh)?;
-    check_lock_fresh(sh, &engine, repo, &pkg.dir, &lock_text)?;
     let lock = parse_lock(&lock_text).map_err(anyhow::Error::msg).with_context(|| format!("read {lock_rel}"))?;
     let roots: Vec<Root> = pkg
         .manifest
@@ -91,23 +94,49 @@ pub fn ensure(sh: &Shell, repo: &Repo, project: &str, verbose: bool) -> Result<W
     let pinned = third_party(&lock, &roots, &repo.config.runtime)
         .map_err(anyhow::Error::msg)
         .with_context(|| format!("resolve the third-party set of {} from {lock_rel}", pkg.dir))?;
+    Ok(Resolved { pinned, dir: pkg.dir.clone(), name: pkg.name.clone(), lock_text })
+}
 
+/// For a dry run: each pinned package with its wheelhouse file, if one is there (nothing is
+/// discarded or downloaded).
+pub fn cached_status(repo: &Repo, resolved: &Resolved) -> Result<Vec<(String, Option<Utf8PathBuf>)>> {
+    let house = repo.cache.join("wheelhouse");
+    let (minor, machine) = (python_minor(&repo.config.runtime.python_full_version), repo.config.runtime.platform_machine.as_str());
+    resolved
+        .pinned
+        .iter()
+        .map(|p| Ok((format!("{}=={}", p.name, p.version), cached_file(&house, p, minor, machine, false, false)?.map(|f| f.0))))
+        .collect()
+}
+
+/// The project's locked third-party set, from the wheelhouse or downloaded into it.
+pub fn ensure(sh: &Shell, repo: &Repo, project: &str, verbose: bool) -> Result<Wheelhouse> {
+    let idx = repo.graph.find(project).map_err(anyhow::Error::msg)?;
+    let resolved = resolve(repo, idx)?;
+    provide(sh, repo, &resolved, verbose)
+}
+
+/// Checks the lock is fresh, then fills the wheelhouse and writes the requirements file.
+pub fn provide(sh: &Shell, repo: &Repo, resolved: &Resolved, verbose: bool) -> Result<Wheelhouse> {
+    let engine = LazyEngine::default();
+    check_lock_fresh(sh, &engine, repo, &resolved.dir, &resolved.lock_text)?;
+    let pinned = &resolved.pinned;
     let house = repo.cache.join("wheelhouse");
     std::fs::create_dir_all(&house).with_context(|| format!("create {house}"))?;
     let minor = python_minor(&repo.config.runtime.python_full_version);
     let machine = repo.config.runtime.platform_machine.as_str();
     let mut have: BTreeMap<String, (Utf8PathBuf, String)> = BTreeMap::new();
-    for p in &pinned {
-        if let Some(found) = cached_file(&house, p, minor, machine, verbose)? {
+    for p in pinned {
+        if let Some(found) = cached_file(&house, p, minor, machine, verbose, true)? {
             have.insert(p.name.clone(), found);
         }
     }
     let missing: Vec<&Pinned> = pinned.iter().filter(|p| !have.contains_key(&p.name)).collect();
     if !missing.is_empty() {
         let t0 = Instant::now();
-        download(sh, &engine, repo, &house, &missing)?;
+        download(sh, engine.get(sh)?, repo, &house, &missing)?;
         for p in &missing {
-            let found = cached_file(&house, p, minor, machine, verbose)?.with_context(|| {
+            let found = cached_file(&house, p, minor, machine, verbose, true)?.with_context(|| {
                 format!("no installable file of {}=={} for CPython 3.{minor} on {machine} came down", p.name, p.version)
             })?;
             have.insert(p.name.clone(), found);
@@ -118,7 +147,7 @@ pub fn ensure(sh: &Shell, repo: &Repo, project: &str, verbose: bool) -> Result<W
     }
     let mut rows = Vec::new();
     let mut requirements = String::new();
-    for p in &pinned {
+    for p in pinned {
         let (file, sha256) = have[&p.name].clone();
         requirements += &format!("{}=={} --hash=sha256:{sha256}\n", p.name, p.version);
         let cached = !missing.iter().any(|m| m.name == p.name);
@@ -126,9 +155,9 @@ pub fn ensure(sh: &Shell, repo: &Repo, project: &str, verbose: bool) -> Result<W
     }
     let req_dir = repo.work.join("requirements");
     std::fs::create_dir_all(&req_dir)?;
-    let req_path = req_dir.join(format!("{}.txt", pkg.name));
-    std::fs::write(&req_path, requirements).with_context(|| format!("write {req_path}"))?;
-    Ok(Wheelhouse { requirements: req_path, wheels: rows })
+    let req_path = req_dir.join(format!("{}.txt", resolved.name));
+    std::fs::write(&req_path, &requirements).with_context(|| format!("write {req_path}"))?;
+    Ok(Wheelhouse { requirements: req_path, requirements_text: requirements, wheels: rows })
 }
 
 fn python_minor(full: &str) -> u32 {
@@ -138,7 +167,7 @@ fn python_minor(full: &str) -> u32 {
 /// A wheelhouse file of `p` that the runtime can install and whose hash the lock pins, or a
 /// wheel built from a pinned sdist. A file with the right name but the wrong hash is
 /// deleted, never used.
-fn cached_file(house: &Utf8Path, p: &Pinned, minor: u32, machine: &str, verbose: bool) -> Result<Option<(Utf8PathBuf, String)>> {
+fn cached_file(house: &Utf8Path, p: &Pinned, minor: u32, machine: &str, verbose: bool, discard: bool) -> Result<Option<(Utf8PathBuf, String)>> {
     for (file, hash) in &p.files {
         let path = house.join(file);
         if !tags::compatible(file, minor, machine) || !path.is_file() {
@@ -147,6 +176,9 @@ fn cached_file(house: &Utf8Path, p: &Pinned, minor: u32, machine: &str, verbose:
         let actual = sha256_hex(&std::fs::read(&path).with_context(|| format!("read {path}"))?);
         if hash.strip_prefix("sha256:") == Some(actual.as_str()) {
             return Ok(Some((path, actual)));
+        }
+        if !discard {
+            continue;
         }
         if verbose {
             println!("  discarded {file}: its sha256 is not the one poetry.lock pins");
@@ -260,7 +292,7 @@ fn build_sdists(sh: &Shell, engine: &Engine, repo: &Repo, house: &Utf8Path, tmp:
 
 /// Refuses a lock that no longer matches its manifest, using the pinned Poetry itself
 /// (`poetry check --lock`, offline). A passing check is remembered by content hash.
-fn check_lock_fresh(sh: &Shell, engine: &Engine, repo: &Repo, dir: &str, lock_text: &str) -> Result<()> {
+fn check_lock_fresh(sh: &Shell, engine: &LazyEngine, repo: &Repo, dir: &str, lock_text: &str) -> Result<()> {
     let manifest = std::fs::read(repo.root.join(dir).join("pyproject.toml"))?;
     let toolchain_id = toolchain::identity(&repo.root, &repo.config.toolchain)?;
     let mut input = manifest;
@@ -270,6 +302,7 @@ fn check_lock_fresh(sh: &Shell, engine: &Engine, repo: &Repo, dir: &str, lock_te
     if marker.exists() {
         return Ok(());
     }
+    let engine = engine.get(sh)?;
     let image = toolchain::ensure_build_image(sh, engine, repo)?;
     let bin = &engine.bin;
     let src = format!("{}:/repo:ro", repo.root);

@@ -1,6 +1,7 @@
 //! One module per command, plus the report helpers they share.
 
 pub mod bench;
+pub mod build_image;
 pub mod fetch;
 pub mod gen_repo;
 pub mod graph;

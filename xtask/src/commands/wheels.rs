@@ -1,6 +1,6 @@
 //! `cargo xtask wheels <project>`: installable wheels of every local package of a closure.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
@@ -54,22 +54,27 @@ pub fn run(root: &Utf8Path, args: &WheelsArgs) -> Result<()> {
 }
 
 /// One local package to provide: its folder, name, version and the pins for its path deps.
-struct Job {
-    dir: String,
-    name: String,
-    key: String,
+pub struct Job {
+    pub dir: String,
+    pub name: String,
+    pub version: String,
+    pub key: String,
     pins: BTreeMap<String, String>,
 }
 
 /// Wheels for the closure of `project`, from the cache or built in the build image.
 pub fn ensure(repo: &Repo, project: &str, verbose: bool) -> Result<Vec<WheelRow>> {
+    let idx = repo.graph.find(project).map_err(anyhow::Error::msg)?;
+    let jobs = plan(repo, idx)?;
+    let built = build_missing(repo, &jobs, verbose)?;
+    rows(repo, &jobs, &built, verbose)
+}
+
+/// The wheel jobs of a package's main closure, with their cache keys; nothing is built.
+pub fn plan(repo: &Repo, root_idx: usize) -> Result<Vec<Job>> {
     let g = &repo.graph;
-    let root_idx = g.find(project).map_err(anyhow::Error::msg)?;
     let closure = g.closure(root_idx, &[]);
-    if let Some(p) = closure.problems.first() {
-        super::report(&closure.problems)?;
-        bail!("{}: {}", p.path, p.message);
-    }
+    super::report(&closure.problems)?;
     let toolchain_id = toolchain::identity(&repo.root, &repo.config.toolchain)?;
     let mut jobs = Vec::new();
     for (idx, _) in &closure.order {
@@ -85,18 +90,40 @@ pub fn ensure(repo: &Repo, project: &str, verbose: bool) -> Result<Vec<WheelRow>
         let hash = content_hash(&repo.root.join(&pkg.dir))?;
         let pin_text: String = pins.iter().map(|(n, v)| format!("{n}=={v};")).collect();
         let key = sha256_hex(format!("{hash}\n{toolchain_id}\n{pin_text}\n{version}\n{REWRITE_VERSION}").as_bytes())[..32].to_string();
-        jobs.push(Job { dir: pkg.dir.clone(), name: pkg.name.clone(), key, pins });
+        jobs.push(Job { dir: pkg.dir.clone(), name: pkg.name.clone(), version, key, pins });
     }
-    let cache = WheelCache::new(repo.cache.join("wheels"));
-    let missing: Vec<&Job> = jobs.iter().filter(|j| cache.get(&j.key).is_none()).collect();
+    Ok(jobs)
+}
+
+pub fn cache(repo: &Repo) -> WheelCache {
+    WheelCache::new(repo.cache.join("wheels"))
+}
+
+/// Builds, in one container, every job whose wheel is not cached (each key once); returns
+/// the keys it built.
+pub fn build_missing(repo: &Repo, jobs: &[Job], verbose: bool) -> Result<BTreeSet<String>> {
+    build_missing_refs(repo, &jobs.iter().collect::<Vec<_>>(), verbose)
+}
+
+/// [`build_missing`] over jobs gathered from several projects.
+pub fn build_missing_refs(repo: &Repo, jobs: &[&Job], verbose: bool) -> Result<BTreeSet<String>> {
+    let cache = cache(repo);
+    let mut seen = BTreeSet::new();
+    let missing: Vec<&Job> = jobs.iter().copied().filter(|j| cache.get(&j.key).is_none() && seen.insert(j.key.clone())).collect();
     if !missing.is_empty() {
         build(repo, &cache, &missing, verbose)?;
     }
+    Ok(seen)
+}
+
+/// The cached wheel of each job, with its hash.
+pub fn rows(repo: &Repo, jobs: &[Job], built: &BTreeSet<String>, verbose: bool) -> Result<Vec<WheelRow>> {
+    let cache = cache(repo);
     jobs.iter()
         .map(|j| {
             let file = cache.get(&j.key).with_context(|| format!("wheel for {} missing from the cache", j.name))?;
             let sha256 = sha256_hex(&std::fs::read(&file).with_context(|| format!("read {file}"))?);
-            let cached = !missing.iter().any(|m| m.key == j.key);
+            let cached = !built.contains(&j.key);
             if verbose {
                 println!("  {:7} {} ({})", if cached { "cached" } else { "built" }, file.file_name().unwrap_or_default(), j.dir);
             }
