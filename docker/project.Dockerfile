@@ -4,24 +4,32 @@
 # Layers are ordered by how often they change: base, third-party, local libraries, project.
 ARG RUNTIME_IMAGE=python:3.11-slim
 
-FROM ${RUNTIME_IMAGE} AS install
-ARG PIP_INSTALL="python3 -m pip --python /opt/venv/bin/python install --no-index --no-deps --require-hashes --no-cache-dir --disable-pip-version-check --no-warn-script-location"
-RUN python3 -m venv --without-pip /opt/venv && mkdir -p /layers/third-party /layers/libs /layers/project
-# Each group is installed under its own --root, so the final stage copies it as its own layer.
-COPY wheels/third-party/ /wheels/third-party/
-RUN ${PIP_INSTALL} --root /layers/third-party --find-links /wheels/third-party -r /wheels/third-party/requirements.txt
-COPY wheels/libs/ /wheels/libs/
-RUN ${PIP_INSTALL} --root /layers/libs --find-links /wheels/libs -r /wheels/libs/requirements.txt
-COPY wheels/project/ /wheels/project/
-RUN ${PIP_INSTALL} --root /layers/project --find-links /wheels/project -r /wheels/project/requirements.txt
+FROM ${RUNTIME_IMAGE} AS venv
+RUN python3 -m venv --without-pip /opt/venv
+# Inherited by the install stages below, never by the image (which starts from RUNTIME_IMAGE).
+ENV PIP_INSTALL="python3 -m pip --python /opt/venv/bin/python install --no-index --no-deps --require-hashes --no-cache-dir --disable-pip-version-check --no-warn-script-location"
+
+# Each group is installed under its own --root in a stage of its own: an edit to one group
+# never re-runs another's install, so their layers below stay byte-identical.
+FROM venv AS third-party
+COPY wheels/third-party/ /wheels/
+RUN mkdir -p /layer && ${PIP_INSTALL} --root /layer --find-links /wheels -r /wheels/requirements.txt
+
+FROM venv AS libs
+COPY wheels/libs/ /wheels/
+RUN mkdir -p /layer && ${PIP_INSTALL} --root /layer --find-links /wheels -r /wheels/requirements.txt
+
+FROM venv AS project
+COPY wheels/project/ /wheels/
+RUN mkdir -p /layer && ${PIP_INSTALL} --root /layer --find-links /wheels -r /wheels/requirements.txt
 
 # The image: stage `app`, which a project's own Dockerfile (appended below by xtask) builds on.
 FROM ${RUNTIME_IMAGE} AS app
 RUN python3 -m venv --without-pip /opt/venv \
  && useradd --system --uid 10001 --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin app
-COPY --from=install /layers/third-party/ /
-COPY --from=install /layers/libs/ /
-COPY --from=install /layers/project/ /
+COPY --from=third-party /layer/ /
+COPY --from=libs /layer/ /
+COPY --from=project /layer/ /
 ENV PATH=/opt/venv/bin:$PATH \
     VIRTUAL_ENV=/opt/venv \
     PYTHONUNBUFFERED=1

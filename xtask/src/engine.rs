@@ -120,7 +120,7 @@ impl Engine {
         });
         let mut tail: std::collections::VecDeque<String> = std::collections::VecDeque::new();
         for line in BufReader::new(child.stdout.take().context("build stdout")?).lines() {
-            let line = line?;
+            let line = strip_ansi(&line?);
             if line.starts_with("Step ") {
                 progress(&line);
             }
@@ -145,5 +145,31 @@ impl Engine {
         out.lines()
             .find_map(|l| l.split("digest: ").nth(1).and_then(|d| d.split_whitespace().next()).map(str::to_string))
             .with_context(|| format!("push {reference}: no digest in the engine's output:\n{out}"))
+    }
+}
+
+/// Drops terminal colour codes (`ESC [ … m`) that the legacy builder puts around RUN output.
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for d in chars.by_ref() {
+                if d.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn strip_ansi_drops_colour_codes() {
+        assert_eq!(super::strip_ansi("\u{1b}[91m/bin/sh: 1: \u{1b}[0mx"), "/bin/sh: 1: x");
     }
 }

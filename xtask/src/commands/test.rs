@@ -19,9 +19,13 @@ pub fn run(root: &Utf8Path) -> Result<()> {
     let _daemon = ensure_engine(&sh, root)?;
     let image = config::load(root)?.toolchain.python_image;
     ensure_base_image(&sh, root, &image)?;
-    println!("engine and {image} ready in {:.1} s", started.elapsed().as_secs_f64());
-    // `_daemon` stops the engine we started when this returns, so no daemon outlives CI's run.
-    cmd!(sh, "cargo test --workspace --locked").run().context("run the test suite")?;
+    let (_registry, registry) = start_registry(&sh, root)?;
+    println!("engine, {image} and a registry at {registry} ready in {:.1} s", started.elapsed().as_secs_f64());
+    // The guards stop the daemons we started when this returns, so none outlives CI's run.
+    cmd!(sh, "cargo test --workspace --locked")
+        .env("XTASK_TEST_REGISTRY", &registry)
+        .run()
+        .context("run the test suite")?;
     Ok(())
 }
 
@@ -65,6 +69,44 @@ impl Drop for Daemon {
             let _ = child.wait();
         }
     }
+}
+
+/// Starts a throwaway registry (Debian's docker-registry) on a free loopback port, storing
+/// under target/xtask/registry; returns its guard and `127.0.0.1:<port>`.
+fn start_registry(sh: &Shell, root: &Utf8Path) -> Result<(Daemon, String)> {
+    if !have("docker-registry") {
+        println!("installing docker-registry (for push tests)");
+        apt_install(sh, &["docker-registry"])?;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let address = format!("127.0.0.1:{port}");
+    let dir = root.join("target/xtask/registry");
+    if dir.exists() {
+        sh.remove_path(&dir)?;
+    }
+    std::fs::create_dir_all(&dir)?;
+    let config = dir.join("config.yml");
+    std::fs::write(
+        &config,
+        format!("version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {dir}/data\n  delete:\n    enabled: true\nhttp:\n  addr: {address}\n"),
+    )?;
+    let log = File::create(dir.join("registry.log"))?;
+    let child = Command::new("docker-registry")
+        .args(["serve", config.as_str()])
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .spawn()
+        .context("start docker-registry")?;
+    let daemon = Daemon(Some(child));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(&address).is_err() {
+        if Instant::now() > deadline {
+            bail!("docker-registry did not listen on {address} within 20 s; see {dir}/registry.log");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Ok((daemon, address))
 }
 
 fn engine_answers(sh: &Shell) -> bool {

@@ -172,6 +172,10 @@ fn build_one(
         return Ok(row(pkg.dir.clone(), target, image, &base, context_bytes, "up-to-date"));
     }
     let dir = repo.work.join("contexts").join(&pkg.name);
+    // Concurrent runs for the same project take turns with its context folder.
+    std::fs::create_dir_all(repo.work.join("contexts"))?;
+    let lock = std::fs::File::create(repo.work.join("contexts").join(format!(".{}.lock", pkg.name)))?;
+    lock.lock().with_context(|| format!("lock the context of {}", pkg.dir))?;
     inputs.stage(&dir)?;
     log.step(&format!("stage context {} ({})", rel(repo, &dir), human_bytes(context_bytes)), t);
 

@@ -1,0 +1,221 @@
+//! End to end on a real engine: `build-image` contexts, image content, layers, no-op, push, faults.
+//! These tests need a running Docker engine (`cargo xtask test` starts one); without it they fail.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use common::*;
+
+/// A tag no other test uses, so parallel tests never overwrite each other's images.
+fn unique_tag(name: &str) -> String {
+    format!("t-{name}-{}", std::process::id())
+}
+
+fn build(repo: &Path, cache: &Path, args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["build-image", "--json"];
+    all.extend_from_slice(args);
+    xtask_json(repo, cache, &all)
+}
+
+fn image_files(image: &str) -> serde_json::Value {
+    let script = repo_root().join("xtask/test_data/e2e/image_files.py");
+    let mount = format!("{}:/check.py:ro", script.display());
+    let out = docker(&["run", "--rm", "--network", "none", "-v", &mount, "--entrypoint", "python3", image, "/check.py"]);
+    assert!(out.status.success(), "{image}: {}", text(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn layers(image: &str) -> Vec<String> {
+    let out = docker(&["image", "inspect", "--format", "{{json .RootFS.Layers}}", image]);
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn labels(image: &str) -> serde_json::Value {
+    let out = docker(&["image", "inspect", "--format", "{{json .Config.Labels}}", image]);
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// A `$DOCKER` that logs every engine call, to count builds.
+fn docker_shim(name: &str) -> (PathBuf, PathBuf) {
+    let dir = scratch(name);
+    let log = dir.join("calls.log");
+    let shim = dir.join("docker");
+    std::fs::write(&shim, format!("#!/bin/sh\necho \"$@\" >> {}\nexec docker \"$@\"\n", log.display())).unwrap();
+    std::fs::set_permissions(&shim, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    (shim, log)
+}
+
+fn calls(log: &Path) -> String {
+    std::fs::read_to_string(log).unwrap_or_default()
+}
+
+#[test]
+fn every_sample_image_runs_as_non_root_with_installed_packages_only() {
+    let root = repo_root();
+    let tag = unique_tag("content");
+    let json = build(&root, &shared_cache(), &["--all", "--tag", &tag]);
+    let images = json["images"].as_array().unwrap();
+    assert_eq!(images.len(), 3);
+    let base = image_files("python:3.11-slim");
+    let base_files: BTreeSet<&str> = base["files"].as_array().unwrap().iter().filter_map(|f| f.as_str()).collect();
+    for (project, script, expect) in [
+        ("projects/hello-world", "hello-world", "hello-world 1.0.0: hermes.typeo 0.1.5"),
+        ("projects/gw-iaas/clients", "gw-clients", "clients 0.2.3: hermes.gwftools 0.1.2, hermes.quiver 0.2.0, hermes.stillwater 0.3.1, hermes.typeo 0.1.5"),
+        ("projects/gw-iaas/export", "", "export 0.4.0: hermes.quiver 0.2.0, hermes.typeo 0.1.5"),
+    ] {
+        let row = images.iter().find(|i| i["project"] == project).unwrap();
+        let image = row["image"].as_str().unwrap();
+        assert_eq!(row["status"], "built");
+        // export's own Dockerfile sets the entrypoint; the others run their console script.
+        let out = if script.is_empty() { docker(&["run", "--rm", image]) } else { docker(&["run", "--rm", image, script]) };
+        assert!(out.status.success(), "{image}: {}", text(&out.stderr));
+        assert!(text(&out.stdout).starts_with(expect), "{image}: {}", text(&out.stdout));
+        let report = image_files(image);
+        assert_ne!(report["uid"], 0, "{image} runs as root");
+        assert!(report["compilers"].as_array().unwrap().is_empty(), "{image}: {}", report["compilers"]);
+        let added: Vec<&str> =
+            report["files"].as_array().unwrap().iter().filter_map(|f| f.as_str()).filter(|f| !base_files.contains(f)).collect();
+        assert!(!added.is_empty());
+        for f in &added {
+            let name = f.rsplit('/').next().unwrap();
+            assert!(!["pyproject.toml", "poetry.lock", "requirements.txt"].contains(&name), "{image}: {f}");
+            assert!(!f.ends_with(".whl") && !f.contains("/.cache/") && !f.starts_with("/tmp/") && !f.starts_with("/wheels") && !f.starts_with("/layers"), "{image}: {f}");
+            assert!(!f.contains("/site-packages/poetry/"), "{image}: {f}");
+            assert!(!f.contains("/tests/") || f.contains("/site-packages/"), "{image}: tests outside site-packages: {f}");
+            assert!(!f.contains("/site-packages/hermes/") || !f.contains("test_"), "{image}: a local test file: {f}");
+            if f.ends_with(".py") {
+                assert!(f.starts_with("/opt/venv/lib/python3.11/site-packages/"), "{image}: source outside site-packages: {f}");
+            }
+        }
+        let labels = labels(image);
+        for key in ["org.opencontainers.image.source", "org.opencontainers.image.revision", "org.opencontainers.image.version", "org.opencontainers.image.created", "org.opencontainers.image.title", "xtask.fingerprint"] {
+            assert!(labels[key].as_str().is_some_and(|v| !v.is_empty()), "{image}: label {key} missing: {labels}");
+        }
+        assert_eq!(row["layers"].as_u64().unwrap() as usize, layers(image).len());
+        assert!(row["context_bytes"].as_u64().unwrap() > 0 && row["size"].as_u64() > row["base_size"].as_u64());
+    }
+    // export's context holds its config (copied by its Dockerfile) and nothing else of the repo.
+    let ctx = root.join("target/xtask/contexts/export");
+    assert!(ctx.join("config/export.toml").is_file());
+    assert!(!ctx.join("export").exists() && !ctx.join("pyproject.toml").exists() && !ctx.join("tests").exists());
+}
+
+#[test]
+fn no_op_calls_no_build_and_a_removed_image_is_rebuilt() {
+    let root = repo_root();
+    let tag = unique_tag("noop");
+    let first = build(&root, &shared_cache(), &["hello-world", "--tag", &tag]);
+    assert_eq!(first["images"][0]["status"], "built");
+    let (shim, log) = docker_shim("noop");
+    let out = xtask_cmd(&root, &shared_cache(), &["build-image", "hello-world", "--tag", &tag, "--json"]).env("DOCKER", &shim).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["images"][0]["status"], "up-to-date");
+    assert!(!calls(&log).lines().any(|l| l.starts_with("build")), "no-op called build: {}", calls(&log));
+
+    let image = format!("hello-world:{tag}");
+    docker(&["rmi", &image]);
+    let out = xtask_cmd(&root, &shared_cache(), &["build-image", "hello-world", "--tag", &tag, "--json"]).env("DOCKER", &shim).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["images"][0]["status"], "built", "a removed image is never reported as up to date");
+    assert!(calls(&log).lines().any(|l| l.starts_with("build")));
+    assert!(docker(&["run", "--rm", &image, "hello-world"]).status.success());
+}
+
+#[test]
+fn a_lib_edit_keeps_the_third_party_layer() {
+    let repo = sample_copy("layers");
+    let cache = shared_cache();
+    let tag = unique_tag("layers");
+    let image = format!("gw-iaas/export:{tag}");
+    build(&repo, &cache, &["export", "--tag", &tag]);
+    let before = layers(&image);
+    let typeo = repo.join("libs/hermes/hermes.typeo/hermes/typeo/__init__.py");
+    let source = std::fs::read_to_string(&typeo).unwrap();
+    std::fs::write(&typeo, source.replace("\"\"\"Name and version of this library as installed.\"\"\"", "\"\"\"Name and version (edited).\"\"\"")).unwrap();
+    let json = build(&repo, &cache, &["export", "--tag", &tag]);
+    assert_eq!(json["images"][0]["status"], "built");
+    let after = layers(&image);
+    assert_eq!(before.len(), after.len());
+    // base, venv + user, third-party, libs, project, config (export's own Dockerfile)
+    assert_eq!(before[..3], after[..3], "base, venv and third-party layers are reused byte for byte");
+    assert_ne!(before[3], after[3], "the libs layer changes");
+    assert_eq!(before[4], after[4], "the project layer is unchanged (its install stage is cached)");
+    // The config layer may differ: COPY stamps the folders it creates with the build time.
+}
+
+#[test]
+fn a_failing_dockerfile_leaves_the_previous_image_untouched() {
+    let repo = sample_copy("fail");
+    let cache = shared_cache();
+    let tag = unique_tag("fail");
+    let image = format!("hello-world:{tag}");
+    build(&repo, &cache, &["hello-world", "--tag", &tag]);
+    let id_before = text(&docker(&["image", "inspect", "--format", "{{.Id}}", &image]).stdout);
+    std::fs::write(repo.join("projects/hello-world/Dockerfile"), "FROM app\nRUN echo checking && false\n").unwrap();
+    let out = xtask(&repo, &cache, &["build-image", "hello-world", "--tag", &tag]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("RUN echo checking && false"), "the failing step is shown: {stderr}");
+    assert!(stderr.contains("projects/hello-world/Dockerfile"), "{stderr}");
+    let id_after = text(&docker(&["image", "inspect", "--format", "{{.Id}}", &image]).stdout);
+    assert_eq!(id_before, id_after);
+}
+
+#[test]
+fn bad_input_fails_before_any_build() {
+    let root = repo_root();
+    let (shim, log) = docker_shim("bad");
+    let run = |repo: &Path, args: &[&str]| {
+        let out = xtask_cmd(repo, &shared_cache(), args).env("DOCKER", &shim).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        text(&out.stderr)
+    };
+    assert!(run(&root, &["build-image", "hello-wrld"]).contains("did you mean hello-world (projects/hello-world)"));
+    assert!(run(&root, &["build-image", "hello-world", "--tag", "Bad Tag"]).contains("not a valid image reference"));
+    assert!(run(&root, &["build-image", "hermes.typeo"]).contains("not a project"));
+    let broken = sample_copy("bad-closure");
+    let manifest = broken.join("libs/hermes/hermes.quiver/pyproject.toml");
+    let text_before = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(&manifest, text_before.replace("../hermes.typeo", "../hermes.missing")).unwrap();
+    let stderr = run(&broken, &["build-image", "export"]);
+    assert!(stderr.contains("libs/hermes/hermes.quiver/pyproject.toml") && stderr.contains("git submodule update --init"), "{stderr}");
+    assert!(calls(&log).is_empty(), "bad input reached the engine: {}", calls(&log));
+    let out = xtask_cmd(&root, &shared_cache(), &["build-image", "hello-world"]).env("DOCKER_HOST", "unix:///nonexistent/docker.sock").output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("the Docker engine is not running"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn dry_run_prints_the_plan_and_changes_nothing() {
+    let repo = sample_copy("dry");
+    let (shim, log) = docker_shim("dry");
+    let out = xtask_cmd(&repo, &private_cache("dry"), &["build-image", "clients", "--dry-run"]).env("DOCKER", &shim).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("wheel build hermes-typeo 0.1.5"), "{stdout}");
+    assert!(stdout.contains("third-party cached  click==8.5.1") || stdout.contains("third-party fetch   click==8.5.1"), "{stdout}");
+    assert!(stdout.contains("docker build --network none --tag clients:latest"), "{stdout}");
+    assert!(calls(&log).is_empty());
+    assert!(!repo.join("target/xtask/contexts").exists());
+}
+
+#[test]
+fn push_to_a_local_registry_then_pull_and_run() {
+    let registry = std::env::var("XTASK_TEST_REGISTRY").expect("XTASK_TEST_REGISTRY: run the tests with `cargo xtask test`, which starts a registry");
+    let root = repo_root();
+    let tag = unique_tag("push");
+    let json = build(&root, &shared_cache(), &["hello-world", "--tag", &tag, "--registry", &registry, "--push"]);
+    let row = &json["images"][0];
+    let image = row["image"].as_str().unwrap();
+    assert_eq!(image, format!("{registry}/hello-world:{tag}"));
+    assert!(row["digest"].as_str().unwrap().starts_with("sha256:"));
+    docker(&["rmi", image]);
+    let pulled = docker(&["pull", image]);
+    assert!(pulled.status.success());
+    let out = docker(&["run", "--rm", image, "hello-world"]);
+    assert!(text(&out.stdout).starts_with("hello-world 1.0.0"));
+}
