@@ -24,13 +24,14 @@ COPY wheels/project/ /wheels/
 RUN mkdir -p /layer && ${PIP_INSTALL} --root /layer --find-links /wheels -r /wheels/requirements.txt
 
 # The image: stage `app`, which a project's own Dockerfile (appended below by xtask) builds on.
+# Metadata comes before the copies, so a rebuild after an edit re-runs only the copies.
 FROM ${RUNTIME_IMAGE} AS app
 RUN python3 -m venv --without-pip /opt/venv \
  && useradd --system --uid 10001 --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin app
-COPY --from=third-party /layer/ /
-COPY --from=libs /layer/ /
-COPY --from=project /layer/ /
 ENV PATH=/opt/venv/bin:$PATH \
     VIRTUAL_ENV=/opt/venv \
     PYTHONUNBUFFERED=1
 USER app
+COPY --from=third-party /layer/ /
+COPY --from=libs /layer/ /
+COPY --from=project /layer/ /

@@ -93,6 +93,9 @@ pub struct BuildImageArgs {
     /// Print the plan (wheels to build or reuse, context, engine commands) and change nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Build even when the image is up to date, without the engine's layer cache.
+    #[arg(long)]
+    pub no_cache: bool,
     /// Print JSON: {"images":[{"project","image","id","size","base_size","layers","context_bytes","status"}]}.
     #[arg(long)]
     pub json: bool,
@@ -153,6 +156,13 @@ pub enum Bench {
     /// `wheels projects/gw-iaas/clients`: cold, warm, and after editing one lib file.
     Wheels {
         /// Timed warm runs.
+        #[arg(long, default_value_t = 21)]
+        runs: usize,
+    },
+    /// `build-image` against a status-quo and a hand-written Dockerfile, on the sample export
+    /// project and a generated gw-iaas-shaped repo: size, context, cold, edit, no-op.
+    Images {
+        /// Timed no-op runs.
         #[arg(long, default_value_t = 21)]
         runs: usize,
     },

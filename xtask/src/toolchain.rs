@@ -28,9 +28,9 @@ pub fn requirements(t: &Toolchain) -> String {
 
 /// The toolchain's identity without asking the engine: build Dockerfile, pins and base image
 /// name. Part of every wheel's cache key.
-pub fn identity(root: &Utf8Path, t: &Toolchain) -> Result<String> {
-    let dockerfile = std::fs::read(root.join(BUILD_DOCKERFILE)).with_context(|| format!("read {BUILD_DOCKERFILE}"))?;
-    let mut input = dockerfile;
+pub fn identity(repo: &Repo) -> Result<String> {
+    let t = &repo.config.toolchain;
+    let mut input = repo.read_or_default(BUILD_DOCKERFILE)?.into_bytes();
     input.extend_from_slice(requirements(t).as_bytes());
     input.extend_from_slice(t.python_image.as_bytes());
     Ok(sha256_hex(&input)[..16].to_string())
@@ -45,7 +45,7 @@ pub fn owner_of(dir: &Utf8Path) -> Result<String> {
 /// Downloads the toolchain's wheels once into the cache (network; host pip settings mounted).
 pub fn ensure_wheels(sh: &Shell, engine: &Engine, repo: &Repo) -> Result<Utf8PathBuf> {
     let t = &repo.config.toolchain;
-    let id = identity(&repo.root, t)?;
+    let id = identity(repo)?;
     let dir = repo.cache.join("toolchain").join(&id);
     if dir.join("requirements.txt").is_file() {
         return Ok(dir);
@@ -79,7 +79,7 @@ pub fn ensure_build_image(sh: &Shell, engine: &Engine, repo: &Repo) -> Result<St
     std::fs::create_dir_all(&repo.cache)?;
     let lock = std::fs::File::create(repo.cache.join("build-image.lock")).context("open the build image lock")?;
     lock.lock().context("lock the build image")?;
-    let (root, t) = (&repo.root, &repo.config.toolchain);
+    let t = &repo.config.toolchain;
     let wheels = ensure_wheels(sh, engine, repo)?;
     let base = t.python_image.as_str();
     let Some(base_id) = engine.image_id(sh, base)? else {
@@ -88,7 +88,7 @@ pub fn ensure_build_image(sh: &Shell, engine: &Engine, repo: &Repo) -> Result<St
     let mut files: Vec<Utf8PathBuf> =
         wheels.read_dir_utf8()?.filter_map(|e| e.ok()).map(|e| e.into_path()).collect();
     files.sort();
-    let mut input = format!("{}\n{base_id}\n", identity(root, t)?);
+    let mut input = format!("{}\n{base_id}\n", identity(repo)?);
     for f in &files {
         input += &format!("{} {}\n", f.file_name().unwrap_or_default(), sha256_hex(&std::fs::read(f)?));
     }
@@ -98,7 +98,7 @@ pub fn ensure_build_image(sh: &Shell, engine: &Engine, repo: &Repo) -> Result<St
     }
     let ctx = repo.scratch("build-image")?;
     std::fs::create_dir_all(ctx.join("toolchain"))?;
-    std::fs::copy(root.join(BUILD_DOCKERFILE), ctx.join("Dockerfile"))?;
+    std::fs::write(ctx.join("Dockerfile"), repo.read_or_default(BUILD_DOCKERFILE)?)?;
     for f in &files {
         std::fs::hard_link(f, ctx.join("toolchain").join(f.file_name().unwrap_or_default()))
             .or_else(|_| std::fs::copy(f, ctx.join("toolchain").join(f.file_name().unwrap_or_default())).map(|_| ()))?;

@@ -11,7 +11,7 @@ use xshell::{cmd, Shell};
 use super::print_json;
 use crate::cli::FetchArgs;
 use crate::engine::{Engine, LazyEngine};
-use crate::model::lock::{parse_lock, third_party, Pinned, Root};
+use crate::model::lock::{parse_lock, third_party, Pinned, Root, MISSING};
 use crate::model::manifest::MAIN;
 use crate::model::{self, Repo};
 use crate::toolchain;
@@ -91,9 +91,13 @@ pub fn resolve(repo: &Repo, idx: usize) -> Result<Resolved> {
         .filter(|d| d.group == MAIN && !d.optional)
         .map(|d| Root { name: d.name.clone(), extras: d.extras.clone(), markers: d.markers.clone() })
         .collect();
-    let pinned = third_party(&lock, &roots, &repo.config.runtime)
-        .map_err(anyhow::Error::msg)
-        .with_context(|| format!("resolve the third-party set of {} from {lock_rel}", pkg.dir))?;
+    let pinned = match third_party(&lock, &roots, &repo.config.runtime) {
+        Ok(pinned) => pinned,
+        Err(e) if e.starts_with(MISSING) => {
+            bail!("{lock_rel} is stale ({e}, which a manifest asks for); run `cargo xtask lock {}`", pkg.dir)
+        }
+        Err(e) => return Err(anyhow::Error::msg(e)).with_context(|| format!("resolve the third-party set of {} from {lock_rel}", pkg.dir)),
+    };
     Ok(Resolved { pinned, dir: pkg.dir.clone(), name: pkg.name.clone(), lock_text })
 }
 
@@ -294,7 +298,7 @@ fn build_sdists(sh: &Shell, engine: &Engine, repo: &Repo, house: &Utf8Path, tmp:
 /// (`poetry check --lock`, offline). A passing check is remembered by content hash.
 fn check_lock_fresh(sh: &Shell, engine: &LazyEngine, repo: &Repo, dir: &str, lock_text: &str) -> Result<()> {
     let manifest = std::fs::read(repo.root.join(dir).join("pyproject.toml"))?;
-    let toolchain_id = toolchain::identity(&repo.root, &repo.config.toolchain)?;
+    let toolchain_id = toolchain::identity(repo)?;
     let mut input = manifest;
     input.extend_from_slice(lock_text.as_bytes());
     input.extend_from_slice(toolchain_id.as_bytes());

@@ -75,7 +75,7 @@ pub fn plan(repo: &Repo, root_idx: usize) -> Result<Vec<Job>> {
     let g = &repo.graph;
     let closure = g.closure(root_idx, &[]);
     super::report(&closure.problems)?;
-    let toolchain_id = toolchain::identity(&repo.root, &repo.config.toolchain)?;
+    let toolchain_id = toolchain::identity(repo)?;
     let mut jobs = Vec::new();
     for (idx, _) in &closure.order {
         let pkg = &g.packages[*idx];

@@ -110,6 +110,9 @@ pub fn parse_lock(text: &str) -> Result<Lock, String> {
     Ok(Lock { packages })
 }
 
+/// Starts the error for a dependency the lock does not list: the lock is older than a manifest.
+pub const MISSING: &str = "it has no package";
+
 /// A root requirement: a main dependency of the project (name, extras, markers).
 pub struct Root {
     pub name: String,
@@ -189,7 +192,7 @@ fn find<'a>(lock: &'a Lock, name: &str) -> Result<&'a LockedPackage, String> {
     lock.packages
         .iter()
         .find(|p| p.name == name)
-        .ok_or_else(|| format!("poetry.lock has no package {name:?}; run `poetry lock` (or `cargo xtask lock`) to refresh it"))
+        .ok_or_else(|| format!("{MISSING} {name:?}"))
 }
 
 /// Whether a Poetry Python constraint (`^3.8`, `>=3.8,<3.11`, `~3.9`, `3.8.*`, `a || b`) admits `python`.

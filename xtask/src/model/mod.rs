@@ -27,7 +27,26 @@ pub struct Repo {
     pub work: Utf8PathBuf,
 }
 
+/// The Dockerfiles xtask ships, used by repos that do not carry their own copy.
+const BUILT_IN: &[(&str, &str)] = &[
+    ("docker/build.Dockerfile", include_str!("../../../docker/build.Dockerfile")),
+    ("docker/project.Dockerfile", include_str!("../../../docker/project.Dockerfile")),
+];
+
 impl Repo {
+    /// A repo file xtask needs (`docker/*.Dockerfile`): the repo's own, or the built-in default.
+    pub fn read_or_default(&self, rel: &str) -> Result<String> {
+        match std::fs::read_to_string(self.root.join(rel)) {
+            Ok(text) => Ok(text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => BUILT_IN
+                .iter()
+                .find(|(path, _)| *path == rel)
+                .map(|(_, text)| text.to_string())
+                .with_context(|| format!("{rel} is missing")),
+            Err(e) => Err(e).with_context(|| format!("read {rel}")),
+        }
+    }
+
     /// A fresh scratch folder for this process, inside the cache so that finished entries
     /// move into it by rename.
     pub fn scratch(&self, what: &str) -> Result<Utf8PathBuf> {
@@ -54,7 +73,15 @@ pub fn load(root: &Utf8Path) -> Result<Repo> {
     let graph = Graph::build(root.as_str(), discovered, &|d: &str| projects.matches(d), &probe);
     let work = root.join("target/xtask");
     let cache = match std::env::var("XTASK_CACHE_DIR") {
-        Ok(dir) if !dir.is_empty() => Utf8PathBuf::from(dir),
+        // Absolute, because it is bind-mounted into containers.
+        Ok(dir) if !dir.is_empty() => {
+            let dir = Utf8PathBuf::from(dir);
+            if dir.is_absolute() {
+                dir
+            } else {
+                Utf8PathBuf::try_from(std::env::current_dir()?)?.join(dir)
+            }
+        }
         _ => work.join("cache"),
     };
     Ok(Repo { root, config, graph, cache, work })

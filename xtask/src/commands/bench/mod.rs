@@ -9,6 +9,7 @@ use xshell::{cmd, Shell};
 use crate::cli::{Bench, BenchArgs};
 
 mod graph;
+mod images;
 mod wheels;
 
 pub fn run(root: &Utf8Path, args: &BenchArgs) -> Result<()> {
@@ -16,6 +17,7 @@ pub fn run(root: &Utf8Path, args: &BenchArgs) -> Result<()> {
     match args.bench {
         Bench::Graph { packages, runs } => graph::run(&sh, root, packages, runs),
         Bench::Wheels { runs } => wheels::run(&sh, root, runs),
+        Bench::Images { runs } => images::run(&sh, root, runs),
     }
 }
 
@@ -59,7 +61,7 @@ pub(crate) fn copy_sample(root: &Utf8Path, to: &Utf8Path) -> Result<()> {
     Ok(())
 }
 
-fn copy_tree(from: &Utf8Path, to: &Utf8Path) -> Result<()> {
+pub(crate) fn copy_tree(from: &Utf8Path, to: &Utf8Path) -> Result<()> {
     std::fs::create_dir_all(to).with_context(|| format!("create {to}"))?;
     for entry in from.read_dir_utf8().with_context(|| format!("read {from}"))? {
         let entry = entry?;

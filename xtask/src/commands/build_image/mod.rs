@@ -94,7 +94,7 @@ pub fn run(root: &Utf8Path, args: &BuildImageArgs) -> Result<()> {
     let mut rows = Vec::new();
     for (target, house) in targets.iter().zip(&houses) {
         let wheel_rows = wheels::rows(&repo, &target.jobs, &built, false)?;
-        rows.push(build_one(&sh, &engine, &repo, target, house, &wheel_rows, &log)?);
+        rows.push(build_one(&sh, &engine, &repo, target, house, &wheel_rows, &log, args.no_cache)?);
     }
     if args.push {
         for row in &mut rows {
@@ -147,6 +147,7 @@ fn plan(repo: &Repo, args: &BuildImageArgs) -> Result<Vec<Target>> {
     Ok(targets)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn build_one(
     sh: &Shell,
     engine: &Engine,
@@ -155,6 +156,7 @@ fn build_one(
     house: &fetch::Wheelhouse,
     wheel_rows: &[wheels::WheelRow],
     log: &Log,
+    no_cache: bool,
 ) -> Result<ImageRow> {
     let pkg = &repo.graph.packages[target.idx];
     let t = Instant::now();
@@ -166,7 +168,7 @@ fn build_one(
     };
     let fingerprint = inputs.fingerprint(&base.id)?;
     let context_bytes = inputs.context_bytes()?;
-    let up_to_date = current.as_ref().filter(|c| c.labels.get("xtask.fingerprint") == Some(&fingerprint));
+    let up_to_date = current.as_ref().filter(|c| !no_cache && c.labels.get("xtask.fingerprint") == Some(&fingerprint));
     if let Some(image) = up_to_date {
         log.step(&format!("{} up to date", target.reference), t);
         return Ok(row(pkg.dir.clone(), target, image, &base, context_bytes, "up-to-date"));
@@ -181,6 +183,9 @@ fn build_one(
 
     let t = Instant::now();
     let mut args: Vec<String> = vec!["--network".into(), "none".into(), "--tag".into(), target.reference.clone()];
+    if no_cache {
+        args.push("--no-cache".into());
+    }
     for (k, v) in &inputs.build_args {
         args.extend(["--build-arg".into(), format!("{k}={v}")]);
     }

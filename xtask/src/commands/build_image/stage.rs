@@ -28,7 +28,7 @@ pub struct Inputs {
 impl Inputs {
     pub fn collect(repo: &Repo, idx: usize, house: &Wheelhouse, wheels: &[WheelRow], runtime_image: &str) -> Result<Inputs> {
         let pkg = &repo.graph.packages[idx];
-        let template = std::fs::read_to_string(repo.root.join(TEMPLATE)).with_context(|| format!("read {TEMPLATE}"))?;
+        let template = repo.read_or_default(TEMPLATE)?;
         let own = repo.root.join(&pkg.dir).join("Dockerfile");
         let (dockerfile, custom, project_files) = if own.is_file() {
             let text = std::fs::read_to_string(&own).with_context(|| format!("read {}/Dockerfile", pkg.dir))?;
