@@ -1,6 +1,7 @@
 //! Wheels: fixing path-dependency metadata, content hashes, and the content-addressed cache.
 
 pub mod cache;
+pub mod install;
 pub mod rewrite;
 pub mod tags;
 

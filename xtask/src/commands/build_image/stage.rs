@@ -6,11 +6,17 @@ use camino::{Utf8Path, Utf8PathBuf};
 use crate::commands::{fetch::Wheelhouse, wheels::WheelRow};
 use crate::image::dockerfile::{copy_sources, Ignore};
 use crate::model::Repo;
+use crate::wheel::install::{install, Layout, Placed};
 use crate::wheel::sha256_hex;
 
 pub const TEMPLATE: &str = "docker/project.Dockerfile";
 /// Bumped when the staging layout changes, so old images are not taken for up to date.
-const LAYOUT: &str = "xtask-context-1";
+const LAYOUT: &str = "xtask-context-2";
+/// Where the templates put the venv.
+pub const VENV: &str = "/opt/venv";
+/// Timestamp of every file xtask installs into a layer (1980-01-01, as in wheels), so an
+/// unchanged package gives a byte-identical layer.
+const FIXED_MTIME: u64 = 315_532_800;
 
 /// Everything that goes into one project's image, before anything is written.
 pub struct Inputs {
@@ -22,6 +28,8 @@ pub struct Inputs {
     /// Wheels by group (`third-party`, `libs`, `project`): (file name, source path), and the
     /// requirements text of each group.
     pub groups: Vec<(&'static str, Vec<(String, Utf8PathBuf)>, String)>,
+    /// Local packages installed by xtask (`libs`, `project`): files to COPY into the image.
+    pub layers: Vec<(&'static str, Vec<Placed>)>,
     pub build_args: Vec<(String, String)>,
 }
 
@@ -46,6 +54,17 @@ impl Inputs {
             group.0.push((file_name(&w.file), w.file.clone()));
             group.1 += &format!("{}=={version} --hash=sha256:{}\n", w.package, w.sha256);
         }
+        let python: String = repo.config.runtime.python_full_version.split('.').take(2).collect::<Vec<_>>().join(".");
+        let layout = Layout { venv: VENV, python: &python };
+        let mut layers = Vec::new();
+        for (group, files) in [("libs", &libs.0), ("project", &project.0)] {
+            let mut placed = Vec::new();
+            for (name, path) in files {
+                let bytes = std::fs::read(path).with_context(|| format!("read {path}"))?;
+                placed.extend(install(&bytes, &layout).map_err(anyhow::Error::msg).with_context(|| format!("install {name} into the {group} layer"))?);
+            }
+            layers.push((group, placed));
+        }
         let build_args = vec![
             ("RUNTIME_IMAGE".to_string(), runtime_image.to_string()),
             ("PROJECT".to_string(), pkg.name.clone()),
@@ -60,6 +79,7 @@ impl Inputs {
                 ("libs", libs.0, libs.1),
                 ("project", project.0, project.1),
             ],
+            layers,
             build_args,
         })
     }
@@ -89,7 +109,8 @@ impl Inputs {
         for path in files {
             total += std::fs::metadata(path).with_context(|| format!("stat {path}"))?.len();
         }
-        Ok(total + self.groups.iter().map(|(_, _, r)| r.len() as u64).sum::<u64>())
+        let layers: u64 = self.layers.iter().flat_map(|(_, files)| files.iter().map(|f| f.data.len() as u64)).sum();
+        Ok(total + layers + self.groups.iter().map(|(_, _, r)| r.len() as u64).sum::<u64>())
     }
 
     /// Writes the context into `dir` (emptied first); wheels are hard links into the caches.
@@ -112,8 +133,33 @@ impl Inputs {
             std::fs::create_dir_all(dest.parent().unwrap_or(dir))?;
             link_or_copy(src, &dest)?;
         }
+        for (group, files) in &self.layers {
+            let root = dir.join("layers").join(group);
+            std::fs::create_dir_all(&root)?;
+            for f in files {
+                let dest = root.join(&f.path);
+                std::fs::create_dir_all(dest.parent().unwrap_or(&root))?;
+                std::fs::write(&dest, &f.data).with_context(|| format!("write {dest}"))?;
+                std::fs::set_permissions(&dest, std::os::unix::fs::PermissionsExt::from_mode(f.mode))?;
+            }
+            fix_times(&root)?;
+        }
         Ok(())
     }
+}
+
+/// Sets the fixed timestamp on everything below `dir` (files and folders, deepest first).
+fn fix_times(dir: &Utf8Path) -> Result<()> {
+    let time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(FIXED_MTIME);
+    for entry in dir.read_dir_utf8()? {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            fix_times(entry.path())?;
+        } else {
+            std::fs::File::options().write(true).open(entry.path())?.set_modified(time)?;
+        }
+    }
+    std::fs::File::open(dir)?.set_modified(time).with_context(|| format!("set the time of {dir}"))
 }
 
 fn file_name(path: &Utf8Path) -> String {
