@@ -26,6 +26,8 @@ pub enum Command {
     Wheels(WheelsArgs),
     /// Build a project's image: wheels only, a minimal context, layered; a no-op when nothing changed.
     BuildImage(BuildImageArgs),
+    /// Run a project's dev environment with its and its libraries' sources mounted live.
+    Dev(DevArgs),
     /// Lock packages with the pinned Poetry inside the build image (network).
     Lock(LockArgs),
     /// Generate a synthetic monorepo (libs, projects, dependency depth) for benchmarks.
@@ -105,6 +107,15 @@ pub struct BuildImageArgs {
     /// Registry host[:port] to name and push the images under.
     #[arg(long, env = "XTASK_REGISTRY")]
     pub registry: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DevArgs {
+    /// The project (path or name).
+    pub project: String,
+    /// Command to run (after `--`); without one, an interactive shell.
+    #[arg(last = true)]
+    pub command: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -20,7 +20,7 @@ use cli::{Cli, Command};
 
 fn main() -> ExitCode {
     match run(Cli::parse()) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
@@ -28,20 +28,23 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> Result<()> {
+fn run(cli: Cli) -> Result<ExitCode> {
     let repo = cli.repo.unwrap_or_else(project_root);
+    let ok = |done: Result<()>| done.map(|()| ExitCode::SUCCESS);
     match cli.command {
-        Command::List(args) => commands::list::run(&repo, &args),
-        Command::Graph(args) => commands::graph::run(&repo, &args),
-        Command::Fetch(args) => commands::fetch::run(&repo, &args),
-        Command::Wheels(args) => commands::wheels::run(&repo, &args),
-        Command::BuildImage(args) => commands::build_image::run(&repo, &args),
-        Command::Lock(args) => commands::lock::run(&repo, &args),
-        Command::GenRepo(args) => commands::gen_repo::run(&args),
-        Command::Bench(args) => commands::bench::run(&project_root(), &args),
-        Command::Test => commands::test::run(&project_root()),
+        Command::List(args) => ok(commands::list::run(&repo, &args)),
+        Command::Graph(args) => ok(commands::graph::run(&repo, &args)),
+        Command::Fetch(args) => ok(commands::fetch::run(&repo, &args)),
+        Command::Wheels(args) => ok(commands::wheels::run(&repo, &args)),
+        Command::BuildImage(args) => ok(commands::build_image::run(&repo, &args)),
+        Command::Lock(args) => ok(commands::lock::run(&repo, &args)),
+        Command::GenRepo(args) => ok(commands::gen_repo::run(&args)),
+        Command::Bench(args) => ok(commands::bench::run(&project_root(), &args)),
+        Command::Test => ok(commands::test::run(&project_root())),
+        Command::Dev(args) => commands::dev::run(&repo, &args),
     }
 }
+
 
 /// The repo this xtask lives in: the parent of the crate's folder.
 fn project_root() -> Utf8PathBuf {

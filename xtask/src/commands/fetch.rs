@@ -69,8 +69,13 @@ pub struct Resolved {
     lock_text: String,
 }
 
-/// Reads the project's poetry.lock and walks it (no engine, no network).
+/// Reads the project's poetry.lock and walks it from the main group (no engine, no network).
 pub fn resolve(repo: &Repo, idx: usize) -> Result<Resolved> {
+    resolve_for(repo, idx, false)
+}
+
+/// As [`resolve`]; with `dev`, the project's other groups (dev, test, …) are walked too.
+pub fn resolve_for(repo: &Repo, idx: usize, dev: bool) -> Result<Resolved> {
     let g = &repo.graph;
     super::report(&g.closure(idx, &[]).problems)?;
     let pkg = &g.packages[idx];
@@ -88,7 +93,7 @@ pub fn resolve(repo: &Repo, idx: usize) -> Result<Resolved> {
         .manifest
         .deps
         .iter()
-        .filter(|d| d.group == MAIN && !d.optional)
+        .filter(|d| (d.group == MAIN || dev) && !d.optional)
         .map(|d| Root { name: d.name.clone(), extras: d.extras.clone(), markers: d.markers.clone() })
         .collect();
     let pinned = match third_party(&lock, &roots, &repo.config.runtime) {
@@ -98,7 +103,8 @@ pub fn resolve(repo: &Repo, idx: usize) -> Result<Resolved> {
         }
         Err(e) => return Err(anyhow::Error::msg(e)).with_context(|| format!("resolve the third-party set of {} from {lock_rel}", pkg.dir)),
     };
-    Ok(Resolved { pinned, dir: pkg.dir.clone(), name: pkg.name.clone(), lock_text })
+    let name = if dev { format!("{}-dev", pkg.name) } else { pkg.name.clone() };
+    Ok(Resolved { pinned, dir: pkg.dir.clone(), name, lock_text })
 }
 
 /// For a dry run: each pinned package with its wheelhouse file, if one is there (nothing is

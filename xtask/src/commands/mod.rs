@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod build_image;
+pub mod dev;
 pub mod fetch;
 pub mod gen_repo;
 pub mod graph;

@@ -23,6 +23,9 @@ pub struct Manifest {
     /// `[tool.uv.workspace]` member globs, when this manifest is a uv workspace root.
     pub uv_members: Vec<String>,
     pub uv_exclude: Vec<String>,
+    /// Folders (relative to the manifest) that hold the importable packages: the `from` of
+    /// `[tool.poetry] packages`, or empty when they sit next to the manifest.
+    pub source_roots: Vec<String>,
 }
 
 /// One declared dependency, local or not.
@@ -130,6 +133,13 @@ pub fn parse_manifest(text: &str) -> Result<Manifest, String> {
     read_groups(&doc, poetry, poetry_deps, uv_sources, &mut m)?;
     shadow_main_by_local_groups(&mut m.deps);
     read_scripts(project, poetry, &mut m)?;
+    if let Some(packages) = poetry.and_then(|p| p.get("packages")).and_then(Value::as_array) {
+        for from in packages.iter().filter_map(|p| p.get("from")).filter_map(Value::as_str) {
+            if !m.source_roots.iter().any(|r| r == from) {
+                m.source_roots.push(from.to_string());
+            }
+        }
+    }
 
     if let Some(build) = sub(&doc, &["build-system"]) {
         m.build_backend = str_at(build, "build-backend", "[build-system]")?;

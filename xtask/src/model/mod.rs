@@ -31,6 +31,7 @@ pub struct Repo {
 const BUILT_IN: &[(&str, &str)] = &[
     ("docker/build.Dockerfile", include_str!("../../../docker/build.Dockerfile")),
     ("docker/project.Dockerfile", include_str!("../../../docker/project.Dockerfile")),
+    ("docker/dev.Dockerfile", include_str!("../../../docker/dev.Dockerfile")),
 ];
 
 impl Repo {

@@ -172,3 +172,10 @@ fn errors_name_the_key() {
     let e = parse_manifest("[project\nname = 1").unwrap_err();
     assert!(e.starts_with("invalid TOML"), "{e}");
 }
+
+#[test]
+fn source_roots_come_from_poetry_packages() {
+    let m = parse_manifest("[tool.poetry]\nname = \"a\"\npackages = [{ include = \"a\", from = \"src\" }, { include = \"b\", from = \"src\" }]\n").unwrap();
+    assert_eq!(m.source_roots, vec!["src"]);
+    assert!(parse_manifest("[tool.poetry]\nname = \"a\"\npackages = [{ include = \"a\" }]\n").unwrap().source_roots.is_empty());
+}
