@@ -22,6 +22,10 @@ pub enum Command {
     Graph(GraphArgs),
     /// Download a project's locked third-party wheels into the shared wheelhouse (network).
     Fetch(FetchArgs),
+    /// List the projects a change touches (files changed since a revision), with reasons.
+    Affected(AffectedArgs),
+    /// CI: build (and push) the images of the affected projects, or print the build matrix.
+    Ci(CiArgs),
     /// Build installable wheels of every local package a project needs (cached, offline).
     Wheels(WheelsArgs),
     /// Build a project's image: wheels only, a minimal context, layered; a no-op when nothing changed.
@@ -65,6 +69,44 @@ pub struct FetchArgs {
     /// The project (path or name).
     pub project: String,
     /// Print JSON: {"project","requirements","wheels":[{"name","version","file","sha256","cached"}]}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AffectedArgs {
+    /// Compare HEAD with the merge base of this revision (branch, tag or commit).
+    #[arg(long, env = "XTASK_SINCE")]
+    pub since: String,
+    /// Count uncommitted and untracked files too.
+    #[arg(long)]
+    pub dirty: bool,
+    /// Print JSON: {"affected":[{"project","path","reasons":[{"changed","chain"}]}]}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CiArgs {
+    /// Build only what changed since this revision (default: every project).
+    #[arg(long, env = "XTASK_SINCE")]
+    pub since: Option<String>,
+    /// Build these projects (paths or names) instead of computing the affected ones.
+    #[arg(long = "project", conflicts_with = "since")]
+    pub projects: Vec<String>,
+    /// Print a GitHub Actions matrix of the affected projects and stop.
+    #[arg(long)]
+    pub matrix: bool,
+    /// Push the images (needs --registry).
+    #[arg(long)]
+    pub push: bool,
+    /// Registry host[:port][/namespace] the images are named and pushed under.
+    #[arg(long, env = "XTASK_REGISTRY")]
+    pub registry: Option<String>,
+    /// Branch whose builds are also tagged `latest` (default: main or master).
+    #[arg(long, env = "XTASK_DEFAULT_BRANCH")]
+    pub default_branch: Option<String>,
+    /// Print JSON: the images built, as `build-image --json`.
     #[arg(long)]
     pub json: bool,
 }
@@ -168,6 +210,12 @@ pub enum Bench {
     Wheels {
         /// Timed warm runs.
         #[arg(long, default_value_t = 21)]
+        runs: usize,
+    },
+    /// `affected` on the sample repo and on 1,000 packages with 10,000 changed files.
+    Affected {
+        /// Timed runs.
+        #[arg(long, default_value_t = 11)]
         runs: usize,
     },
     /// `build-image` against a status-quo and a hand-written Dockerfile, on the sample export

@@ -35,6 +35,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::List(args) => ok(commands::list::run(&repo, &args)),
         Command::Graph(args) => ok(commands::graph::run(&repo, &args)),
         Command::Fetch(args) => ok(commands::fetch::run(&repo, &args)),
+        Command::Affected(args) => ok(commands::affected::run(&repo, &args)),
+        Command::Ci(args) => ok(commands::ci::run(&repo, &args)),
         Command::Wheels(args) => ok(commands::wheels::run(&repo, &args)),
         Command::BuildImage(args) => ok(commands::build_image::run(&repo, &args)),
         Command::Lock(args) => ok(commands::lock::run(&repo, &args)),

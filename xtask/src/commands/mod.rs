@@ -1,7 +1,9 @@
 //! One module per command, plus the report helpers they share.
 
+pub mod affected;
 pub mod bench;
 pub mod build_image;
+pub mod ci;
 pub mod dev;
 pub mod fetch;
 pub mod gen_repo;

@@ -84,6 +84,23 @@ pub struct Graph {
 pub struct Closure {
     pub order: Vec<(usize, BTreeSet<String>)>,
     pub problems: Vec<Problem>,
+    /// For each package but the root, the package through which it was first reached.
+    pub parent: BTreeMap<usize, usize>,
+}
+
+impl Closure {
+    /// Packages from the root down to `target`: the chain that explains why it is needed.
+    pub fn chain(&self, target: usize) -> Vec<usize> {
+        let mut chain = vec![target];
+        while let Some(&p) = self.parent.get(chain.last().unwrap_or(&target)) {
+            if chain.contains(&p) {
+                break;
+            }
+            chain.push(p);
+        }
+        chain.reverse();
+        chain
+    }
 }
 
 impl Graph {
@@ -178,6 +195,7 @@ impl Graph {
         want.insert(root, extras.iter().map(|e| normalize(e)).collect());
         let mut queue = vec![root];
         let mut visited = BTreeSet::from([root]);
+        let mut parent = BTreeMap::new();
         let mut active: BTreeSet<(usize, usize)> = BTreeSet::new();
         let mut problems: Vec<Problem> = Vec::new();
         while let Some(p) = queue.pop() {
@@ -197,7 +215,10 @@ impl Graph {
                 let before = entry.len();
                 entry.extend(dep.extras.iter().cloned());
                 // Revisit a package when it is new or asked for more extras than before.
-                if visited.insert(edge.to) || entry.len() > before {
+                if visited.insert(edge.to) {
+                    parent.insert(edge.to, p);
+                    queue.push(edge.to);
+                } else if entry.len() > before {
                     queue.push(edge.to);
                 }
             }
@@ -216,7 +237,7 @@ impl Graph {
         let edges: Vec<(usize, usize)> = active.iter().copied().collect();
         problems.extend(self.cycles(&nodes, &edges));
         let order = topological(&nodes, &edges).into_iter().map(|i| (i, want[&i].clone())).collect();
-        Closure { order, problems }
+        Closure { order, problems, parent }
     }
 
     /// Finds a package by repo-relative path, PEP 503 name or raw name.

@@ -88,6 +88,42 @@ pub fn load(root: &Utf8Path) -> Result<Repo> {
     Ok(Repo { root, config, graph, cache, work })
 }
 
+/// The package graph as it was at a git revision (for packages deleted or renamed since).
+/// Manifests are read from git objects; the working tree is not touched.
+pub fn graph_at(sh: &xshell::Shell, repo: &Repo, rev: &str) -> Result<Graph> {
+    use xshell::cmd;
+    let root = &repo.root;
+    let exclude = Globs::new(&repo.config.repo.exclude, "[repo] exclude")?;
+    let projects = Globs::new(&repo.config.repo.projects, "[repo] projects")?;
+    let listing = cmd!(sh, "git -C {root} ls-tree -r --name-only {rev}").quiet().read().with_context(|| format!("list the files of {rev}"))?;
+    let manifests: Vec<&str> = listing
+        .lines()
+        .filter(|p| *p == "pyproject.toml" || p.ends_with("/pyproject.toml"))
+        .filter(|p| {
+            let dir = p.rsplit_once('/').map_or("", |(d, _)| d);
+            let mut prefix = String::new();
+            dir.split('/').filter(|c| !c.is_empty()).all(|c| {
+                prefix = if prefix.is_empty() { c.to_string() } else { format!("{prefix}/{c}") };
+                !skipped(c) && !exclude.matches(&prefix)
+            })
+        })
+        .collect();
+    let request: String = manifests.iter().map(|p| format!("{rev}:{p}\n")).collect();
+    let out = cmd!(sh, "git -C {root} cat-file --batch").stdin(request).quiet().output().with_context(|| format!("read the manifests of {rev}"))?;
+    let mut bytes = out.stdout.as_slice();
+    let mut discovered = Vec::new();
+    for path in manifests {
+        let header_end = bytes.iter().position(|&b| b == b'\n').context("truncated git cat-file output")?;
+        let header = String::from_utf8_lossy(&bytes[..header_end]).to_string();
+        let size: usize = header.rsplit(' ').next().and_then(|s| s.parse().ok()).with_context(|| format!("git cat-file: {header}"))?;
+        let content = bytes[header_end + 1..header_end + 1 + size].to_vec();
+        bytes = &bytes[header_end + 2 + size..];
+        let dir = path.rsplit_once('/').map_or(paths::ROOT.to_string(), |(d, _)| d.to_string());
+        discovered.push(Discovered { dir, manifest: decode(content).and_then(|t| manifest::parse_manifest(&t)) });
+    }
+    Ok(Graph::build(root.as_str(), discovered, &|d: &str| projects.matches(d), &|_: &str| DirState::Missing))
+}
+
 fn skipped(name: &str) -> bool {
     name.starts_with('.') || SKIPPED.contains(&name)
 }

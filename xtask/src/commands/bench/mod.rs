@@ -8,6 +8,7 @@ use xshell::{cmd, Shell};
 
 use crate::cli::{Bench, BenchArgs};
 
+mod affected;
 mod graph;
 mod images;
 mod wheels;
@@ -18,6 +19,7 @@ pub fn run(root: &Utf8Path, args: &BenchArgs) -> Result<()> {
         Bench::Graph { packages, runs } => graph::run(&sh, root, packages, runs),
         Bench::Wheels { runs } => wheels::run(&sh, root, runs),
         Bench::Images { runs } => images::run(&sh, root, runs),
+        Bench::Affected { runs } => affected::run(&sh, root, runs),
     }
 }
 

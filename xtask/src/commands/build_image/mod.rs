@@ -31,8 +31,8 @@ pub struct ImageRow {
 }
 
 #[derive(Serialize)]
-struct ImagesJson<'a> {
-    images: &'a [ImageRow],
+pub struct ImagesJson<'a> {
+    pub images: &'a [ImageRow],
 }
 
 /// Progress lines: to stdout for people, to stderr when stdout carries JSON.
@@ -70,12 +70,26 @@ struct Target {
 
 pub fn run(root: &Utf8Path, args: &BuildImageArgs) -> Result<()> {
     let start = Instant::now();
-    let log = Log { json: args.json };
     let repo = model::load(root)?;
-    let targets = plan(&repo, args)?;
+    let Some(rows) = build(&repo, args)? else { return Ok(()) };
+    if args.json {
+        print_json(&ImagesJson { images: &rows })?;
+    } else {
+        print_summary(&rows);
+    }
+    Log { json: args.json }.step("total", start);
+    Ok(())
+}
+
+/// Builds (and pushes) the images `args` asks for; `None` for a dry run, which only prints.
+pub fn build(repo: &Repo, args: &BuildImageArgs) -> Result<Option<Vec<ImageRow>>> {
+    let start = Instant::now();
+    let log = Log { json: args.json };
+    let targets = plan(repo, args)?;
     log.step(&format!("plan {} image(s)", targets.len()), start);
     if args.dry_run {
-        return dry_run(&repo, &targets);
+        dry_run(repo, &targets)?;
+        return Ok(None);
     }
     let sh = Shell::new()?;
     let engine = Engine::connect(&sh)?;
@@ -83,18 +97,18 @@ pub fn run(root: &Utf8Path, args: &BuildImageArgs) -> Result<()> {
     let t = Instant::now();
     let mut houses = Vec::new();
     for target in &targets {
-        houses.push(fetch::provide(&sh, &repo, &target.resolved, false)?);
+        houses.push(fetch::provide(&sh, repo, &target.resolved, false)?);
     }
     log.step("fetch third-party wheels", t);
     let t = Instant::now();
     let all_jobs: Vec<&wheels::Job> = targets.iter().flat_map(|t| t.jobs.iter()).collect();
-    let built = wheels::build_missing_refs(&repo, &all_jobs, false)?;
+    let built = wheels::build_missing_refs(repo, &all_jobs, false)?;
     log.step(&format!("local wheels ({} built)", built.len()), t);
 
     let mut rows = Vec::new();
     for (target, house) in targets.iter().zip(&houses) {
-        let wheel_rows = wheels::rows(&repo, &target.jobs, &built, false)?;
-        rows.push(build_one(&sh, &engine, &repo, target, house, &wheel_rows, &log, args.no_cache)?);
+        let wheel_rows = wheels::rows(repo, &target.jobs, &built, false)?;
+        rows.push(build_one(&sh, &engine, repo, target, house, &wheel_rows, &log, args.no_cache)?);
     }
     if args.push {
         for row in &mut rows {
@@ -103,13 +117,7 @@ pub fn run(root: &Utf8Path, args: &BuildImageArgs) -> Result<()> {
             log.step(&format!("push {}", row.image), t);
         }
     }
-    if args.json {
-        print_json(&ImagesJson { images: &rows })?;
-    } else {
-        print_summary(&rows);
-    }
-    log.step("total", start);
-    Ok(())
+    Ok(Some(rows))
 }
 
 /// Resolves every target and checks everything that can fail before any build starts.
@@ -263,7 +271,7 @@ fn rel(repo: &Repo, path: &Utf8Path) -> String {
     path.strip_prefix(&repo.root).map(|p| p.to_string()).unwrap_or_else(|_| path.to_string())
 }
 
-fn human_bytes(n: u64) -> String {
+pub fn human_bytes(n: u64) -> String {
     match n {
         n if n >= 1 << 20 => format!("{:.1} MB", n as f64 / 1e6),
         n if n >= 1 << 10 => format!("{:.1} kB", n as f64 / 1e3),
@@ -271,7 +279,7 @@ fn human_bytes(n: u64) -> String {
     }
 }
 
-fn print_summary(rows: &[ImageRow]) {
+pub fn print_summary(rows: &[ImageRow]) {
     let width = rows.iter().map(|r| r.image.len()).max().unwrap_or(5).max(5);
     println!("\n{:width$}  {:>9}  {:>9}  {:>6}  {:>9}  STATUS", "IMAGE", "SIZE", "OVER BASE", "LAYERS", "CONTEXT");
     for r in rows {

@@ -203,3 +203,14 @@ fn duplicate_names_in_one_closure_are_an_error() {
     let c = g.closure(g.find("x").unwrap(), &[]);
     assert!(c.problems[0].message.contains("two packages named \"util\""));
 }
+
+#[test]
+fn closures_explain_each_package_by_a_chain() {
+    let g = sample();
+    let c = g.closure(g.find("clients").unwrap(), &[]);
+    let chain: Vec<&str> = c.chain(g.find("hermes.typeo").unwrap()).iter().map(|&i| g.packages[i].dir.as_str()).collect();
+    assert_eq!(chain.first(), Some(&"projects/clients"));
+    assert_eq!(chain.last(), Some(&"libs/typeo"));
+    let quiver: Vec<&str> = c.chain(g.find("hermes.quiver").unwrap()).iter().map(|&i| g.packages[i].dir.as_str()).collect();
+    assert_eq!(quiver, vec!["projects/clients", "libs/gwf", "libs/quiver"]);
+}
