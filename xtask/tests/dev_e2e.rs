@@ -4,7 +4,7 @@
 mod common;
 
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use common::*;
@@ -13,16 +13,6 @@ fn dev(repo: &Path, args: &[&str]) -> Output {
     let mut all = vec!["dev"];
     all.extend_from_slice(args);
     xtask(repo, &shared_cache(), &all)
-}
-
-/// A `$DOCKER` that logs every engine call.
-fn docker_shim(name: &str) -> (PathBuf, PathBuf) {
-    let dir = scratch(name);
-    let log = dir.join("calls.log");
-    let shim = dir.join("docker");
-    std::fs::write(&shim, format!("#!/bin/sh\necho \"$@\" >> {}\nexec docker \"$@\"\n", log.display())).unwrap();
-    std::fs::set_permissions(&shim, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    (shim, log)
 }
 
 #[test]

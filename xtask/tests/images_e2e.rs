@@ -4,7 +4,7 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use common::*;
 
@@ -35,16 +35,6 @@ fn layers(image: &str) -> Vec<String> {
 fn labels(image: &str) -> serde_json::Value {
     let out = docker(&["image", "inspect", "--format", "{{json .Config.Labels}}", image]);
     serde_json::from_slice(&out.stdout).unwrap()
-}
-
-/// A `$DOCKER` that logs every engine call, to count builds.
-fn docker_shim(name: &str) -> (PathBuf, PathBuf) {
-    let dir = scratch(name);
-    let log = dir.join("calls.log");
-    let shim = dir.join("docker");
-    std::fs::write(&shim, format!("#!/bin/sh\necho \"$@\" >> {}\nexec docker \"$@\"\n", log.display())).unwrap();
-    std::fs::set_permissions(&shim, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    (shim, log)
 }
 
 fn calls(log: &Path) -> String {

@@ -163,11 +163,7 @@ fn warm_wheels_start_no_container_and_an_edit_rebuilds_one_wheel() {
     let cache = private_cache("edit");
     let before = shas(&xtask_json(&repo, &cache, &["wheels", "clients", "--json"]));
     // A $DOCKER shim records every engine call of the warm run.
-    let shim_dir = scratch("shim");
-    let log = shim_dir.join("calls.log");
-    let shim = shim_dir.join("docker");
-    std::fs::write(&shim, format!("#!/bin/sh\necho \"$@\" >> {}\nexec docker \"$@\"\n", log.display())).unwrap();
-    std::fs::set_permissions(&shim, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let (shim, log) = docker_shim("shim");
     let warm = xtask_cmd(&repo, &cache, &["wheels", "clients", "--json"]).env("DOCKER", &shim).output().unwrap();
     assert!(warm.status.success(), "{}", text(&warm.stderr));
     assert!(!log.exists(), "a warm run called the engine: {}", std::fs::read_to_string(&log).unwrap_or_default());

@@ -53,6 +53,32 @@ fn apt_install(sh: &Shell, packages: &[&str]) -> Result<()> {
 /// A daemon this harness started; stopped (SIGTERM, then waited for) on drop.
 pub struct Daemon(Option<Child>);
 
+impl Daemon {
+    /// Starts `program` in the background, logging to `log` (never to our stdout, so it cannot
+    /// hold CI's output open), and waits until `ready` says it answers.
+    fn start(program: &str, args: &[&str], log: &Utf8Path, within: Duration, ready: impl Fn() -> bool) -> Result<Daemon> {
+        std::fs::create_dir_all(log.parent().unwrap_or(log))?;
+        let file = File::create(log).with_context(|| format!("create {log}"))?;
+        // xshell cannot leave a child running in the background, hence std::process here.
+        let child = Command::new(program)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(file.try_clone()?)
+            .stderr(file)
+            .spawn()
+            .with_context(|| format!("start {program}"))?;
+        let daemon = Daemon(Some(child));
+        let deadline = Instant::now() + within;
+        while !ready() {
+            if Instant::now() > deadline {
+                bail!("{program} did not answer within {} s; see {log}", within.as_secs());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Ok(daemon)
+    }
+}
+
 impl Drop for Daemon {
     fn drop(&mut self) {
         if let Some(child) = &mut self.0 {
@@ -90,22 +116,9 @@ fn start_registry(sh: &Shell, root: &Utf8Path) -> Result<(Daemon, String)> {
         &config,
         format!("version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {dir}/data\n  delete:\n    enabled: true\nhttp:\n  addr: {address}\n"),
     )?;
-    let log = File::create(dir.join("registry.log"))?;
-    let child = Command::new("docker-registry")
-        .args(["serve", config.as_str()])
-        .stdin(Stdio::null())
-        .stdout(log.try_clone()?)
-        .stderr(log)
-        .spawn()
-        .context("start docker-registry")?;
-    let daemon = Daemon(Some(child));
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(&address).is_err() {
-        if Instant::now() > deadline {
-            bail!("docker-registry did not listen on {address} within 20 s; see {dir}/registry.log");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let daemon = Daemon::start("docker-registry", &["serve", config.as_str()], &dir.join("registry.log"), Duration::from_secs(20), || {
+        std::net::TcpStream::connect(&address).is_ok()
+    })?;
     Ok((daemon, address))
 }
 
@@ -118,26 +131,8 @@ fn ensure_engine(sh: &Shell, root: &Utf8Path) -> Result<Daemon> {
         return Ok(Daemon(None));
     }
     let log_path = root.join("target/xtask/dockerd.log");
-    std::fs::create_dir_all(log_path.parent().unwrap())?;
-    let log = File::create(&log_path).with_context(|| format!("create {log_path}"))?;
     println!("starting dockerd (log: {log_path})");
-    // xshell cannot leave a child running in the background; the daemon writes to a log
-    // file, never to our stdout, so it cannot hold CI's output open.
-    let child = Command::new("dockerd")
-        .stdin(Stdio::null())
-        .stdout(log.try_clone()?)
-        .stderr(log)
-        .spawn()
-        .context("start dockerd")?;
-    let daemon = Daemon(Some(child));
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !engine_answers(sh) {
-        if Instant::now() > deadline {
-            bail!("dockerd did not answer within 60 s; see {log_path}");
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    }
-    Ok(daemon)
+    Daemon::start("dockerd", &[], &log_path, Duration::from_secs(60), || engine_answers(sh))
 }
 
 /// Makes the base image available: pulled when a registry answers, otherwise built locally

@@ -6,7 +6,12 @@ use serde::Serialize;
 
 use super::manifest::{Dependency, Manifest, Source, MAIN};
 use super::names::{levenshtein, normalize};
-use super::paths::{is_within, join, manifest_of};
+use super::paths::manifest_of;
+use order::{adjacency, topological};
+use resolve::{check_target, missing_target, resolve_path, resolve_workspace};
+
+mod order;
+mod resolve;
 
 /// One pyproject.toml found in the repo, parsed or not.
 pub struct Discovered {
@@ -351,144 +356,6 @@ impl Graph {
     fn label(&self, i: usize) -> String {
         format!("{} ({})", self.packages[i].name, self.packages[i].dir)
     }
-}
-
-fn adjacency(nodes: &BTreeSet<usize>, edges: &[(usize, usize)]) -> BTreeMap<usize, Vec<usize>> {
-    let mut adj: BTreeMap<usize, Vec<usize>> = nodes.iter().map(|&n| (n, Vec::new())).collect();
-    for &(a, b) in edges {
-        if nodes.contains(&a) && nodes.contains(&b) {
-            adj.get_mut(&a).map(|v| v.push(b));
-        }
-    }
-    for v in adj.values_mut() {
-        v.sort_unstable();
-        v.dedup();
-    }
-    adj
-}
-
-/// Dependencies first; ties broken by package order (sorted by folder). Nodes on a cycle
-/// come last, in folder order, so callers still get every node.
-fn topological(nodes: &BTreeSet<usize>, edges: &[(usize, usize)]) -> Vec<usize> {
-    let adj = adjacency(nodes, edges);
-    let mut pending: BTreeMap<usize, usize> = adj.iter().map(|(&n, deps)| (n, deps.len())).collect();
-    let mut dependents: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
-    for (&n, deps) in &adj {
-        for &d in deps {
-            dependents.entry(d).or_default().push(n);
-        }
-    }
-    let mut ready: BTreeSet<usize> = pending.iter().filter(|(_, &c)| c == 0).map(|(&n, _)| n).collect();
-    let mut order = Vec::with_capacity(nodes.len());
-    while let Some(n) = ready.pop_first() {
-        order.push(n);
-        pending.remove(&n);
-        for &m in dependents.get(&n).into_iter().flatten() {
-            if let Some(c) = pending.get_mut(&m) {
-                *c -= 1;
-                if *c == 0 {
-                    ready.insert(m);
-                }
-            }
-        }
-    }
-    order.extend(pending.keys());
-    order
-}
-
-fn resolve_path(repo_abs: &str, pkg: &Package, dep: &Dependency, path: &str) -> Result<String, (String, bool)> {
-    join(repo_abs, &pkg.dir, path).ok_or_else(|| {
-        (
-            format!(
-                "{}: path {path:?} leads outside the repo; move that package into the repo \
-                 or depend on a released version instead",
-                dep.key
-            ),
-            true,
-        )
-    })
-}
-
-/// `{ workspace = true }`: the member of an enclosing uv workspace with the dependency's name.
-fn resolve_workspace(packages: &[Package], pkg: &Package, dep: &Dependency) -> Result<String, (String, bool)> {
-    for root in packages.iter().filter(|r| !r.manifest.uv_members.is_empty() && is_within(&pkg.dir, &r.dir)) {
-        let rel = |p: &Package| -> Option<String> {
-            if root.dir == super::paths::ROOT {
-                Some(p.dir.clone())
-            } else {
-                p.dir.strip_prefix(&format!("{}/", root.dir)).map(str::to_string)
-            }
-        };
-        let matches = |globs: &[String], rel: &str| {
-            globs.iter().any(|g| glob::Pattern::new(g).is_ok_and(|p| p.matches(rel)))
-        };
-        let member = packages.iter().find(|p| {
-            p.name == dep.name
-                && rel(p).is_some_and(|r| matches(&root.manifest.uv_members, &r) && !matches(&root.manifest.uv_exclude, &r))
-        });
-        if let Some(m) = member.or_else(|| packages.iter().find(|p| p.dir == root.dir && p.name == dep.name)) {
-            return Ok(m.dir.clone());
-        }
-    }
-    Err((
-        format!(
-            "{}: `workspace = true`, but no uv workspace enclosing this package has a member named {:?}; \
-             add its folder to [tool.uv.workspace] members",
-            dep.key, dep.name
-        ),
-        true,
-    ))
-}
-
-fn check_target(target: &Package, dep: &Dependency, dir: &str) -> Result<(), (String, bool)> {
-    if target.kind == Kind::Config {
-        return Err((
-            format!(
-                "{}: points to {dir}, whose pyproject.toml declares no package; give it a [project] name \
-                 or fix the path",
-                dep.key
-            ),
-            true,
-        ));
-    }
-    if target.name != dep.name {
-        return Err((
-            format!(
-                "{}: points to {dir}, which is the package {:?}, not {:?}; fix the name or the path",
-                dep.key, target.name, dep.name
-            ),
-            true,
-        ));
-    }
-    Ok(())
-}
-
-fn missing_target(
-    dep: &Dependency,
-    dir: &str,
-    broken: &BTreeMap<String, String>,
-    probe: &dyn Fn(&str) -> DirState,
-) -> (String, bool) {
-    if let Some(e) = broken.get(dir) {
-        return (format!("{}: needs {}, which does not parse: {e}", dep.key, manifest_of(dir)), false);
-    }
-    let message = match probe(dir) {
-        DirState::Missing => format!(
-            "{}: points to {dir}, which does not exist; fix the path, or if it is a git submodule run \
-             `git submodule update --init`",
-            dep.key
-        ),
-        DirState::NoManifest => format!(
-            "{}: points to {dir}, which has no pyproject.toml; add a manifest there or fix the path",
-            dep.key
-        ),
-        DirState::Skipped => format!(
-            "{}: points to {dir}, which discovery skips (a hidden or build-output folder, or `exclude` in \
-             docker/images.toml); move the package or change the exclude list",
-            dep.key
-        ),
-    };
-    (message, true)
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use toml::{Table, Value};
 
 use super::names::{normalize, parse_requirement};
+use sections::{read_groups, read_scripts, shadow_main_by_local_groups};
 
 /// The dependency group every runtime dependency belongs to.
 pub const MAIN: &str = "main";
@@ -310,91 +311,6 @@ fn poetry_extras(poetry: Option<&Table>) -> Result<BTreeMap<String, Vec<String>>
     Ok(enabled)
 }
 
-/// Poetry groups, legacy dev-dependencies, PEP 735 dependency groups and uv dev-dependencies.
-fn read_groups(
-    doc: &Table,
-    poetry: Option<&Table>,
-    poetry_deps: Option<&Table>,
-    uv_sources: Option<&Table>,
-    m: &mut Manifest,
-) -> Result<(), String> {
-    if let Some(dev) = poetry.and_then(|p| p.get("dev-dependencies")) {
-        let dev = dev.as_table().ok_or("[tool.poetry.dev-dependencies] must be a table")?;
-        for (raw, value) in dev {
-            m.deps.extend(poetry_dep(raw, value, "dev", "[tool.poetry.dev-dependencies]")?);
-        }
-    }
-    if let Some(groups) = poetry.and_then(|p| p.get("group")).and_then(Value::as_table) {
-        for (group, body) in groups {
-            let Some(deps) = body.get("dependencies") else { continue };
-            let key = format!("[tool.poetry.group.{group}.dependencies]");
-            let deps = deps.as_table().ok_or_else(|| format!("{key} must be a table"))?;
-            for (raw, value) in deps {
-                m.deps.extend(poetry_dep(raw, value, group, &key)?);
-            }
-        }
-    }
-    // PEP 735 groups and uv's legacy dev list take their sources from the same tables.
-    let enrich = Enrichment { poetry: poetry_deps, uv: uv_sources };
-    if let Some(groups) = sub(doc, &["dependency-groups"]) {
-        for (group, reqs) in groups {
-            let key = format!("[dependency-groups] {group}");
-            let items = reqs.as_array().ok_or_else(|| format!("{key} must be a list"))?;
-            for item in items {
-                // `{ include-group = "…" }` entries are resolved by the installer, not here.
-                if let Some(req) = item.as_str() {
-                    m.deps.push(pep508_dep(req, &normalize(group), &key, &enrich)?);
-                }
-            }
-        }
-    }
-    if let Some(dev) = sub(doc, &["tool", "uv"]).and_then(|uv| uv.get("dev-dependencies")) {
-        for req in str_array(dev, "[tool.uv] dev-dependencies")? {
-            m.deps.push(pep508_dep(&req, "dev", "[tool.uv] dev-dependencies", &enrich)?);
-        }
-    }
-    Ok(())
-}
-
-/// A main dependency declared by version but given as a path in another group is local:
-/// the lock resolves it to that folder.
-fn shadow_main_by_local_groups(deps: &mut [Dependency]) {
-    let local: Vec<(String, Source, String)> = deps
-        .iter()
-        .filter(|d| d.group != MAIN && d.is_local())
-        .map(|d| (d.name.clone(), d.source.clone(), d.key.clone()))
-        .collect();
-    for dep in deps.iter_mut().filter(|d| d.group == MAIN && matches!(d.source, Source::Registry(_))) {
-        if let Some((_, source, key)) = local.iter().find(|(n, _, _)| *n == dep.name) {
-            dep.source = source.clone();
-            dep.key = key.clone();
-        }
-    }
-}
-
-fn read_scripts(project: Option<&Table>, poetry: Option<&Table>, m: &mut Manifest) -> Result<(), String> {
-    let tables = [
-        (project.and_then(|p| p.get("scripts")), "[project.scripts]"),
-        (poetry.and_then(|p| p.get("scripts")), "[tool.poetry.scripts]"),
-    ];
-    for (value, key) in tables {
-        let Some(value) = value else { continue };
-        let table = value.as_table().ok_or_else(|| format!("{key} must be a table"))?;
-        for (name, target) in table {
-            let target = match target {
-                Value::String(s) => s.clone(),
-                Value::Table(t) => match t.get("reference").and_then(Value::as_str) {
-                    Some(r) => r.to_string(),
-                    None => continue,
-                },
-                _ => return Err(format!("{key} {name:?} must be a string such as \"pkg.module:main\"")),
-            };
-            m.scripts.insert(name.clone(), target);
-        }
-    }
-    Ok(())
-}
-
 fn sub<'a>(doc: &'a Table, path: &[&str]) -> Option<&'a Table> {
     let mut t = doc;
     for k in path {
@@ -418,6 +334,8 @@ fn str_array(value: &Value, key: &str) -> Result<Vec<String>, String> {
         .map(|v| v.as_str().map(str::to_string).ok_or_else(|| format!("{key} must be a list of strings")))
         .collect()
 }
+
+mod sections;
 
 #[cfg(test)]
 mod tests;

@@ -101,3 +101,13 @@ pub fn build_image() -> String {
     let out = docker(&["images", "--filter", "dangling=false", "--filter", "label=xtask.toolchain", "--format", "{{.Repository}}:{{.Tag}}"]);
     text(&out.stdout).lines().next().expect("no xtask build image; run a wheels test first").to_string()
 }
+
+/// A `$DOCKER` that logs every engine call before running the real one: (shim, log).
+pub fn docker_shim(name: &str) -> (PathBuf, PathBuf) {
+    let dir = scratch(name);
+    let log = dir.join("calls.log");
+    let shim = dir.join("docker");
+    std::fs::write(&shim, format!("#!/bin/sh\necho \"$@\" >> {}\nexec docker \"$@\"\n", log.display())).unwrap();
+    std::fs::set_permissions(&shim, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    (shim, log)
+}
