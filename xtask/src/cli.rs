@@ -38,8 +38,10 @@ pub enum Command {
     GenRepo(GenRepoArgs),
     /// Run a committed benchmark and print its figures against the goals.
     Bench(BenchArgs),
-    /// Run every test: what CI runs (`.ci/run`).
+    /// Run every test: what CI runs (`.ci/run`). Brings up the engine and base image first.
     Test,
+    /// Bring up what builds need on a bare machine: docker.io, a running engine, the base image.
+    Up,
 }
 
 #[derive(Debug, Args)]

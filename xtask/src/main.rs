@@ -43,6 +43,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::GenRepo(args) => ok(commands::gen_repo::run(&args)),
         Command::Bench(args) => ok(commands::bench::run(&project_root(), &args)),
         Command::Test => ok(commands::test::run(&project_root())),
+        Command::Up => ok(commands::up::run(&repo)),
         Command::Dev(args) => commands::dev::run(&repo, &args),
     }
 }

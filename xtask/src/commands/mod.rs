@@ -11,6 +11,7 @@ pub mod graph;
 pub mod list;
 pub mod lock;
 pub mod test;
+pub mod up;
 pub mod wheels;
 
 use anyhow::{bail, Result};

@@ -1,183 +1,24 @@
-//! `cargo xtask test`: brings up the engine and base image the tests need, then runs them all.
+//! `cargo xtask test`: brings up the engine, base image and a registry, then runs every test.
 
-use std::fs::File;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use camino::Utf8Path;
 use xshell::{cmd, Shell};
 
-use crate::config;
-use crate::engine::SERVER_VERSION;
+use super::up;
 
 pub fn run(root: &Utf8Path) -> Result<()> {
     let sh = Shell::new()?;
     sh.change_dir(root);
     let started = Instant::now();
-    ensure_docker_installed(&sh)?;
-    let _daemon = ensure_engine(&sh, root)?;
-    let image = config::load(root)?.toolchain.python_image;
-    ensure_base_image(&sh, root, &image)?;
-    let (_registry, registry) = start_registry(&sh, root)?;
+    let (_daemon, image) = up::engine_and_base_image(&sh, root)?;
+    let (_registry, registry) = up::start_registry(&sh, root)?;
     println!("engine, {image} and a registry at {registry} ready in {:.1} s", started.elapsed().as_secs_f64());
-    // The guards stop the daemons we started when this returns, so none outlives CI's run.
+    // The guards stop the daemons this run started when it returns, so none outlives CI's run.
     cmd!(sh, "cargo test --workspace --locked")
         .env("XTASK_TEST_REGISTRY", &registry)
         .run()
         .context("run the test suite")?;
-    Ok(())
-}
-
-/// Whether `bin` is an executable file on PATH.
-fn have(bin: &str) -> bool {
-    std::env::var_os("PATH").is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(bin).is_file()))
-}
-
-fn ensure_docker_installed(sh: &Shell) -> Result<()> {
-    if have("dockerd") && have("docker") {
-        return Ok(());
-    }
-    println!("installing docker.io (no dockerd on this machine)");
-    apt_install(sh, &["docker.io"])
-}
-
-fn apt_install(sh: &Shell, packages: &[&str]) -> Result<()> {
-    cmd!(sh, "apt-get update -q").run().context("apt-get update (needs root)")?;
-    cmd!(sh, "apt-get install -y -q --no-install-recommends {packages...}")
-        .env("DEBIAN_FRONTEND", "noninteractive")
-        .run()
-        .with_context(|| format!("apt-get install {}", packages.join(" ")))
-}
-
-/// A daemon this harness started; stopped (SIGTERM, then waited for) on drop.
-pub struct Daemon(Option<Child>);
-
-impl Daemon {
-    /// Starts `program` in the background, logging to `log` (never to our stdout, so it cannot
-    /// hold CI's output open), and waits until `ready` says it answers.
-    fn start(program: &str, args: &[&str], log: &Utf8Path, within: Duration, ready: impl Fn() -> bool) -> Result<Daemon> {
-        std::fs::create_dir_all(log.parent().unwrap_or(log))?;
-        let file = File::create(log).with_context(|| format!("create {log}"))?;
-        // xshell cannot leave a child running in the background, hence std::process here.
-        let child = Command::new(program)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(file.try_clone()?)
-            .stderr(file)
-            .spawn()
-            .with_context(|| format!("start {program}"))?;
-        let daemon = Daemon(Some(child));
-        let deadline = Instant::now() + within;
-        while !ready() {
-            if Instant::now() > deadline {
-                bail!("{program} did not answer within {} s; see {log}", within.as_secs());
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Ok(daemon)
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        if let Some(child) = &mut self.0 {
-            let pid = child.id().to_string();
-            let _ = Command::new("kill").args(["-TERM", &pid]).status();
-            let deadline = Instant::now() + Duration::from_secs(20);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-/// Starts a throwaway registry (Debian's docker-registry) on a free loopback port, storing
-/// under target/xtask/registry; returns its guard and `127.0.0.1:<port>`.
-fn start_registry(sh: &Shell, root: &Utf8Path) -> Result<(Daemon, String)> {
-    if !have("docker-registry") {
-        println!("installing docker-registry (for push tests)");
-        apt_install(sh, &["docker-registry"])?;
-    }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let address = format!("127.0.0.1:{port}");
-    let dir = root.join("target/xtask/registry");
-    if dir.exists() {
-        sh.remove_path(&dir)?;
-    }
-    std::fs::create_dir_all(&dir)?;
-    let config = dir.join("config.yml");
-    std::fs::write(
-        &config,
-        format!("version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {dir}/data\n  delete:\n    enabled: true\nhttp:\n  addr: {address}\n"),
-    )?;
-    let daemon = Daemon::start("docker-registry", &["serve", config.as_str()], &dir.join("registry.log"), Duration::from_secs(20), || {
-        std::net::TcpStream::connect(&address).is_ok()
-    })?;
-    Ok((daemon, address))
-}
-
-fn engine_answers(sh: &Shell) -> bool {
-    cmd!(sh, "docker version --format {SERVER_VERSION}").quiet().ignore_stdout().ignore_stderr().run().is_ok()
-}
-
-fn ensure_engine(sh: &Shell, root: &Utf8Path) -> Result<Daemon> {
-    if engine_answers(sh) {
-        return Ok(Daemon(None));
-    }
-    let log_path = root.join("target/xtask/dockerd.log");
-    println!("starting dockerd (log: {log_path})");
-    Daemon::start("dockerd", &[], &log_path, Duration::from_secs(60), || engine_answers(sh))
-}
-
-/// Makes the base image available: pulled when a registry answers, otherwise built locally
-/// from Debian packages and labelled as a stand-in.
-fn ensure_base_image(sh: &Shell, root: &Utf8Path, image: &str) -> Result<()> {
-    if cmd!(sh, "docker image inspect {image}").quiet().ignore_stdout().ignore_stderr().run().is_ok() {
-        return Ok(());
-    }
-    if cmd!(sh, "docker pull {image}").quiet().ignore_stdout().ignore_stderr().run().is_ok() {
-        return Ok(());
-    }
-    println!("no registry answers for {image}: building a stand-in from Debian bookworm packages");
-    if !have("debootstrap") {
-        apt_install(sh, &["debootstrap"])?;
-    }
-    let rootfs = root.join("target/xtask/stand-in-rootfs");
-    if rootfs.exists() {
-        sh.remove_path(&rootfs)?;
-    }
-    cmd!(sh, "debootstrap --variant=minbase --include=python3,python3-venv,python3-pip bookworm {rootfs} http://deb.debian.org/debian")
-        .ignore_stdout()
-        .run()
-        .context("debootstrap a bookworm rootfs with python3")?;
-    // The stand-in behaves like the official image: pip may install system-wide and
-    // `python` exists; apt caches and docs are dropped to stay close to its size.
-    for trash in ["var/cache/apt/archives", "var/lib/apt/lists", "usr/share/doc", "usr/share/man", "usr/share/locale"] {
-        sh.remove_path(rootfs.join(trash))?;
-    }
-    sh.remove_path(rootfs.join("usr/lib/python3.11/EXTERNALLY-MANAGED"))?;
-    std::os::unix::fs::symlink("python3", rootfs.join("usr/bin/python")).context("link python")?;
-    let tar = Command::new("tar")
-        .args(["-C", rootfs.as_str(), "-c", "."])
-        .stdout(Stdio::piped())
-        .spawn()
-        .context("tar the rootfs")?;
-    let status = Command::new("docker")
-        .args(["import", "--change", "ENV LANG=C.UTF-8", "--change", "CMD [\"python3\"]"])
-        .args(["--change", "LABEL xtask.stand-in=debootstrap-bookworm", "-", image])
-        .stdin(tar.stdout.context("tar stdout")?)
-        .stdout(Stdio::null())
-        .status()
-        .context("docker import the rootfs")?;
-    if !status.success() {
-        bail!("docker import of the stand-in {image} failed");
-    }
-    sh.remove_path(&rootfs)?;
     Ok(())
 }

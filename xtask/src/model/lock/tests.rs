@@ -146,3 +146,36 @@ fn poetry_python_constraints() {
         assert_eq!(python_matches(c, "3.11.2"), ok, "{c}");
     }
 }
+
+#[test]
+fn lock_20_has_per_package_files_without_groups() {
+    // Poetry 1.5 to 1.8 wrote lock-version 2.0: files per package, no groups or markers.
+    let lock = parse_lock(
+        r#"
+[[package]]
+name = "click"
+version = "8.1.7"
+optional = false
+python-versions = ">=3.7"
+files = [{file = "click-8.1.7-py3-none-any.whl", hash = "sha256:aa"}]
+
+[package.dependencies]
+colorama = {version = "*", markers = "platform_system == \"Windows\""}
+
+[[package]]
+name = "colorama"
+version = "0.4.6"
+optional = false
+python-versions = "*"
+files = [{file = "colorama-0.4.6-py2.py3-none-any.whl", hash = "sha256:bb"}]
+
+[metadata]
+lock-version = "2.0"
+python-versions = "^3.11"
+content-hash = "x"
+"#,
+    )
+    .unwrap();
+    let set = third_party(&lock, &[root("click", &[])], &Runtime::default()).unwrap();
+    assert_eq!(names(&set), vec!["click==8.1.7"], "colorama is Windows-only");
+}
