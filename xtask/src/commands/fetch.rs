@@ -15,6 +15,7 @@ use crate::model::lock::{parse_lock, third_party, Pinned, Root, MISSING};
 use crate::model::manifest::MAIN;
 use crate::model::{self, Repo};
 use crate::toolchain;
+use crate::wheel::cache::sha256_of;
 use crate::wheel::{sha256_hex, tags};
 
 #[derive(Serialize, Clone)]
@@ -183,7 +184,7 @@ fn cached_file(house: &Utf8Path, p: &Pinned, minor: u32, machine: &str, verbose:
         if !tags::compatible(file, minor, machine) || !path.is_file() {
             continue;
         }
-        let actual = sha256_hex(&std::fs::read(&path).with_context(|| format!("read {path}"))?);
+        let actual = sha256_of(&path)?;
         if hash.strip_prefix("sha256:") == Some(actual.as_str()) {
             return Ok(Some((path, actual)));
         }
@@ -201,7 +202,7 @@ fn cached_file(house: &Utf8Path, p: &Pinned, minor: u32, machine: &str, verbose:
         let wheels: Vec<Utf8PathBuf> =
             entries.filter_map(|e| e.ok()).map(|e| e.into_path()).filter(|p| p.extension() == Some("whl")).collect();
         if let [wheel] = wheels.as_slice() {
-            let sha = sha256_hex(&std::fs::read(wheel).with_context(|| format!("read {wheel}"))?);
+            let sha = sha256_of(wheel)?;
             if verbose {
                 println!("  using {} (built from {file})", wheel.file_name().unwrap_or_default());
             }

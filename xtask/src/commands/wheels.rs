@@ -122,7 +122,7 @@ pub fn rows(repo: &Repo, jobs: &[Job], built: &BTreeSet<String>, verbose: bool) 
     jobs.iter()
         .map(|j| {
             let file = cache.get(&j.key).with_context(|| format!("wheel for {} missing from the cache", j.name))?;
-            let sha256 = sha256_hex(&std::fs::read(&file).with_context(|| format!("read {file}"))?);
+            let sha256 = crate::wheel::cache::sha256_of(&file)?;
             let cached = !built.contains(&j.key);
             if verbose {
                 println!("  {:7} {} ({})", if cached { "cached" } else { "built" }, file.file_name().unwrap_or_default(), j.dir);

@@ -51,6 +51,25 @@ fn collect(root: &Utf8Path, dir: &Utf8Path, out: &mut Vec<String>) -> Result<()>
     Ok(())
 }
 
+/// The sha256 of a file, remembered next to it (`.sha256/<name>`) with its size and mtime, so
+/// an unchanged file is not read again; any change to the file makes it hashed afresh.
+pub fn sha256_of(path: &Utf8Path) -> Result<String> {
+    let meta = fs::metadata(path).with_context(|| format!("stat {path}"))?;
+    let stamp = format!("{} {:?}", meta.len(), meta.modified().ok());
+    let memo = path.parent().map(|d| d.join(".sha256").join(path.file_name().unwrap_or_default()));
+    if let Some(text) = memo.as_ref().and_then(|m| fs::read_to_string(m).ok()) {
+        if let Some((_, sha)) = text.rsplit_once('\n').filter(|(seen, _)| *seen == stamp) {
+            return Ok(sha.to_string());
+        }
+    }
+    let sha = super::sha256_hex(&fs::read(path).with_context(|| format!("read {path}"))?);
+    if let Some(memo) = memo {
+        // Best effort: a memo that cannot be written only costs a re-read next time.
+        let _ = fs::create_dir_all(memo.parent().unwrap_or(&memo)).and_then(|()| fs::write(&memo, format!("{stamp}\n{sha}")));
+    }
+    Ok(sha)
+}
+
 /// `<dir>/<key>/<file>.whl` entries. An entry appears by one rename of a complete folder,
 /// under a file lock, so readers never see a half-written wheel.
 pub struct WheelCache {
@@ -145,6 +164,25 @@ mod tests {
         fs::create_dir_all(dir.join("half")).unwrap();
         assert!(cache.get("half").is_none());
         assert_eq!(fs::read_dir(&dir).unwrap().filter(|e| !e.as_ref().unwrap().file_name().to_string_lossy().starts_with('.')).count(), 2);
+        fs::remove_dir_all(dir).unwrap();
+    }
+}
+
+#[cfg(test)]
+mod memo_tests {
+    use super::*;
+
+    #[test]
+    fn sha256_memo_follows_changes() {
+        let dir = Utf8PathBuf::from_path_buf(std::env::temp_dir()).unwrap().join(format!("xtask-memo-{}", nanos()));
+        fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("a.whl");
+        fs::write(&f, b"one").unwrap();
+        let first = sha256_of(&f).unwrap();
+        assert_eq!(first, crate::wheel::sha256_hex(b"one"));
+        assert_eq!(sha256_of(&f).unwrap(), first);
+        fs::write(&f, b"two, longer").unwrap();
+        assert_eq!(sha256_of(&f).unwrap(), crate::wheel::sha256_hex(b"two, longer"));
         fs::remove_dir_all(dir).unwrap();
     }
 }
