@@ -9,7 +9,7 @@ use serde::Deserialize;
 /// Where the config lives, relative to the repo root.
 pub const CONFIG_PATH: &str = "docker/images.toml";
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     #[serde(default)]
@@ -99,16 +99,6 @@ impl Default for RepoConfig {
     }
 }
 
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            repo: RepoConfig::default(),
-            toolchain: Toolchain::default(),
-            runtime: Runtime::default(),
-            projects: BTreeMap::new(),
-        }
-    }
-}
 
 /// Compiled folder globs.
 pub struct Globs(Vec<glob::Pattern>);

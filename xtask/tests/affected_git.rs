@@ -42,8 +42,11 @@ fn commit_all(repo: &Path, message: &str) -> String {
     git(repo, &["rev-parse", "HEAD"])
 }
 
+/// A project's folder and its reasons: (changed file, chain of package folders).
+type Affected = (String, Vec<(String, Vec<String>)>);
+
 /// `affected --since rev --json`: (project path, reasons) pairs.
-fn affected(repo: &Path, since: &str) -> Vec<(String, Vec<(String, Vec<String>)>)> {
+fn affected(repo: &Path, since: &str) -> Vec<Affected> {
     let json = xtask_json(repo, &shared_cache(), &["affected", "--since", since, "--json"]);
     json["affected"]
         .as_array()
@@ -64,7 +67,7 @@ fn affected(repo: &Path, since: &str) -> Vec<(String, Vec<(String, Vec<String>)>
         .collect()
 }
 
-fn paths(list: &[(String, Vec<(String, Vec<String>)>)]) -> Vec<&str> {
+fn paths(list: &[Affected]) -> Vec<&str> {
     list.iter().map(|(p, _)| p.as_str()).collect()
 }
 

@@ -79,7 +79,7 @@ fn manifest(specs: &[Spec], i: usize) -> String {
     };
     let module = s.name.replace(['.', '-'], "_");
     let mut out = String::new();
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         let _ = writeln!(out, "[tool.poetry]\nname = \"{}\"\nversion = \"0.1.{i}\"", s.name);
         let _ = writeln!(out, "packages = [{{ include = \"{module}\" }}]\n\n[tool.poetry.dependencies]\npython = \"^3.11\"");
         for &(d, optional) in &s.deps {

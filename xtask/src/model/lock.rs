@@ -159,7 +159,7 @@ pub fn third_party(lock: &Lock, roots: &[Root], runtime: &crate::config::Runtime
             if !dep.markers.as_deref().map_or(Ok(true), |m| evaluate(m, &env))? {
                 continue;
             }
-            if !dep.python.as_deref().map_or(true, |c| python_matches(c, &runtime.python_full_version)) {
+            if !dep.python.as_deref().is_none_or(|c| python_matches(c, &runtime.python_full_version)) {
                 continue;
             }
             let mut dep_extras = dep.extras.clone();

@@ -18,6 +18,13 @@ pub const VENV: &str = "/opt/venv";
 /// unchanged package gives a byte-identical layer.
 const FIXED_MTIME: u64 = 315_532_800;
 
+/// One folder of `wheels/`: its wheels (file name, source path) and hash-pinned requirements.
+pub struct WheelGroup {
+    pub name: &'static str,
+    pub files: Vec<(String, Utf8PathBuf)>,
+    pub requirements: String,
+}
+
 /// Everything that goes into one project's image, before anything is written.
 pub struct Inputs {
     /// The Dockerfile to build: the template, plus the project's own appended after it.
@@ -25,9 +32,8 @@ pub struct Inputs {
     pub custom_dockerfile: bool,
     /// Project files the Dockerfile copies: (context-relative path, source path).
     pub project_files: Vec<(String, Utf8PathBuf)>,
-    /// Wheels by group (`third-party`, `libs`, `project`): (file name, source path), and the
-    /// requirements text of each group.
-    pub groups: Vec<(&'static str, Vec<(String, Utf8PathBuf)>, String)>,
+    /// Wheels by group: `third-party`, `libs`, `project`.
+    pub groups: Vec<WheelGroup>,
     /// Local packages installed by xtask (`libs`, `project`): files to COPY into the image.
     pub layers: Vec<(&'static str, Vec<Placed>)>,
     pub build_args: Vec<(String, String)>,
@@ -75,9 +81,9 @@ impl Inputs {
             custom_dockerfile: custom,
             project_files,
             groups: vec![
-                ("third-party", third, house.requirements_text.clone()),
-                ("libs", libs.0, libs.1),
-                ("project", project.0, project.1),
+                WheelGroup { name: "third-party", files: third, requirements: house.requirements_text.clone() },
+                WheelGroup { name: "libs", files: libs.0, requirements: libs.1 },
+                WheelGroup { name: "project", files: project.0, requirements: project.1 },
             ],
             layers,
             build_args,
@@ -91,9 +97,9 @@ impl Inputs {
         for (k, v) in &self.build_args {
             input += &format!("arg {k}={v}\n");
         }
-        for (group, files, requirements) in &self.groups {
-            let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
-            input += &format!("group {group}\n{}\n{requirements}\n", names.join(" "));
+        for g in &self.groups {
+            let names: Vec<&str> = g.files.iter().map(|(n, _)| n.as_str()).collect();
+            input += &format!("group {}\n{}\n{}\n", g.name, names.join(" "), g.requirements);
         }
         for (rel, src) in &self.project_files {
             let bytes = std::fs::read(src).with_context(|| format!("read {src}"))?;
@@ -105,12 +111,12 @@ impl Inputs {
     /// Bytes the context holds, without staging it.
     pub fn context_bytes(&self) -> Result<u64> {
         let mut total = self.dockerfile.len() as u64;
-        let files = self.groups.iter().flat_map(|(_, f, _)| f.iter().map(|(_, p)| p)).chain(self.project_files.iter().map(|(_, p)| p));
+        let files = self.groups.iter().flat_map(|g| g.files.iter().map(|(_, p)| p)).chain(self.project_files.iter().map(|(_, p)| p));
         for path in files {
             total += std::fs::metadata(path).with_context(|| format!("stat {path}"))?.len();
         }
         let layers: u64 = self.layers.iter().flat_map(|(_, files)| files.iter().map(|f| f.data.len() as u64)).sum();
-        Ok(total + layers + self.groups.iter().map(|(_, _, r)| r.len() as u64).sum::<u64>())
+        Ok(total + layers + self.groups.iter().map(|g| g.requirements.len() as u64).sum::<u64>())
     }
 
     /// Writes the context into `dir` (emptied first); wheels are hard links into the caches.
@@ -120,11 +126,11 @@ impl Inputs {
         }
         std::fs::create_dir_all(dir).with_context(|| format!("create {dir}"))?;
         std::fs::write(dir.join("Dockerfile"), &self.dockerfile)?;
-        for (group, files, requirements) in &self.groups {
-            let gdir = dir.join("wheels").join(group);
+        for g in &self.groups {
+            let gdir = dir.join("wheels").join(g.name);
             std::fs::create_dir_all(&gdir)?;
-            std::fs::write(gdir.join("requirements.txt"), requirements)?;
-            for (name, src) in files {
+            std::fs::write(gdir.join("requirements.txt"), &g.requirements)?;
+            for (name, src) in &g.files {
                 link_or_copy(src, &gdir.join(name))?;
             }
         }

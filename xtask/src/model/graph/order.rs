@@ -6,7 +6,9 @@ pub(super) fn adjacency(nodes: &BTreeSet<usize>, edges: &[(usize, usize)]) -> BT
     let mut adj: BTreeMap<usize, Vec<usize>> = nodes.iter().map(|&n| (n, Vec::new())).collect();
     for &(a, b) in edges {
         if nodes.contains(&a) && nodes.contains(&b) {
-            adj.get_mut(&a).map(|v| v.push(b));
+            if let Some(v) = adj.get_mut(&a) {
+                v.push(b);
+            }
         }
     }
     for v in adj.values_mut() {
