@@ -16,32 +16,32 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Build a project's image: wheels only, a minimal context, layered; a no-op when nothing changed.
+    BuildImage(BuildImageArgs),
+    /// Run a project's dev environment with its and its libraries' sources mounted live.
+    Dev(DevArgs),
+    /// Bring up what builds need on a bare machine: docker.io, a running engine, the base image.
+    Up,
+    /// List the projects a change touches (files changed since a revision), with reasons.
+    Affected(AffectedArgs),
+    /// CI: build (and push) the images of the affected projects, or print the build matrix.
+    Ci(CiArgs),
     /// List every package of the monorepo: path, name, version and kind.
     List(ListArgs),
     /// Show the local dependency graph, or one package's closure in build order.
     Graph(GraphArgs),
     /// Download a project's locked third-party wheels into the shared wheelhouse (network).
     Fetch(FetchArgs),
-    /// List the projects a change touches (files changed since a revision), with reasons.
-    Affected(AffectedArgs),
-    /// CI: build (and push) the images of the affected projects, or print the build matrix.
-    Ci(CiArgs),
     /// Build installable wheels of every local package a project needs (cached, offline).
     Wheels(WheelsArgs),
-    /// Build a project's image: wheels only, a minimal context, layered; a no-op when nothing changed.
-    BuildImage(BuildImageArgs),
-    /// Run a project's dev environment with its and its libraries' sources mounted live.
-    Dev(DevArgs),
     /// Lock packages with the pinned Poetry inside the build image (network).
     Lock(LockArgs),
-    /// Generate a synthetic monorepo (libs, projects, dependency depth) for benchmarks.
-    GenRepo(GenRepoArgs),
-    /// Run a committed benchmark and print its figures against the goals.
-    Bench(BenchArgs),
     /// Run every test: what CI runs (`.ci/run`). Brings up the engine and base image first.
     Test,
-    /// Bring up what builds need on a bare machine: docker.io, a running engine, the base image.
-    Up,
+    /// Run a committed benchmark and print its figures against the goals.
+    Bench(BenchArgs),
+    /// Generate a synthetic monorepo (libs, projects, dependency depth) for benchmarks.
+    GenRepo(GenRepoArgs),
 }
 
 #[derive(Debug, Args)]
