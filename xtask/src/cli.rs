@@ -170,6 +170,9 @@ pub struct LockArgs {
     /// Lock every lib and project of the repo.
     #[arg(long)]
     pub all: bool,
+    /// Also pin every file of the build toolchain by hash, in docker/toolchain.lock.
+    #[arg(long)]
+    pub toolchain: bool,
 }
 
 #[derive(Debug, Args)]

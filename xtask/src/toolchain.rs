@@ -12,6 +12,8 @@ use crate::engine::Engine;
 use crate::wheel::sha256_hex;
 
 pub const BUILD_DOCKERFILE: &str = "docker/build.Dockerfile";
+/// Every wheel of the toolchain, pinned by hash (`cargo xtask lock --toolchain` writes it).
+pub const TOOLCHAIN_LOCK: &str = "docker/toolchain.lock";
 
 /// What the build image installs, pinned.
 pub fn requirements(t: &Toolchain) -> String {
@@ -26,12 +28,41 @@ pub fn requirements(t: &Toolchain) -> String {
     text
 }
 
-/// The toolchain's identity without asking the engine: build Dockerfile, pins and base image
-/// name. Part of every wheel's cache key.
+/// The repo's toolchain lock, checked against the pins in the config; `None` without one.
+pub fn locked(repo: &Repo) -> Result<Option<String>> {
+    let text = match std::fs::read_to_string(repo.root.join(TOOLCHAIN_LOCK)) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("read {TOOLCHAIN_LOCK}")),
+    };
+    check_pins(&text, &requirements(&repo.config.toolchain)).map_err(anyhow::Error::msg)?;
+    Ok(Some(text))
+}
+
+/// Every pin of the config must be in the lock, or the lock is from other pins.
+fn check_pins(lock: &str, pins: &str) -> Result<(), String> {
+    let locked: Vec<String> =
+        lock.lines().filter(|l| !l.starts_with('#')).filter_map(|l| l.split_whitespace().next()).map(normalize_pin).collect();
+    match pins.lines().find(|pin| !locked.contains(&normalize_pin(pin))) {
+        Some(pin) => Err(format!(
+            "{TOOLCHAIN_LOCK} does not pin {pin}, which docker/images.toml asks for; run `cargo xtask lock --toolchain`"
+        )),
+        None => Ok(()),
+    }
+}
+
+fn normalize_pin(pin: &str) -> String {
+    let (name, version) = pin.split_once("==").unwrap_or((pin, ""));
+    format!("{}=={version}", crate::model::names::normalize(name))
+}
+
+/// The toolchain's identity without asking the engine: build Dockerfile, pins (or the
+/// toolchain lock) and base image name. Part of every wheel's cache key.
 pub fn identity(repo: &Repo) -> Result<String> {
     let t = &repo.config.toolchain;
     let mut input = repo.read_or_default(BUILD_DOCKERFILE)?.into_bytes();
     input.extend_from_slice(requirements(t).as_bytes());
+    input.extend_from_slice(locked(repo)?.unwrap_or_default().as_bytes());
     input.extend_from_slice(t.python_image.as_bytes());
     Ok(sha256_hex(&input)[..16].to_string())
 }
@@ -50,16 +81,11 @@ pub fn ensure_wheels(sh: &Shell, engine: &Engine, repo: &Repo) -> Result<Utf8Pat
     if dir.join("requirements.txt").is_file() {
         return Ok(dir);
     }
-    let tmp = repo.scratch("toolchain")?;
-    std::fs::write(tmp.join("pins.txt"), requirements(t))?;
-    let user = owner_of(&tmp)?;
-    let (bin, image, pip) = (&engine.bin, &t.python_image, crate::pipenv::docker_args());
-    let mount = format!("{tmp}:/out");
-    cmd!(sh, "{bin} run --rm --user {user} {pip...} -v {mount} {image} python3 -m pip download --no-cache-dir --disable-pip-version-check --dest /out -r /out/pins.txt")
-        .quiet()
-        .ignore_stdout()
-        .run()
-        .context("download the toolchain wheels (poetry, poetry-core) from the package index")?;
+    // With a toolchain lock every file is pinned by hash; without one, pip resolves the pins.
+    let tmp = match locked(repo)? {
+        Some(lock) => download(sh, engine, repo, &lock, true)?,
+        None => download(sh, engine, repo, &requirements(t), false)?,
+    };
     // Written last: its presence marks a complete download.
     std::fs::rename(tmp.join("pins.txt"), tmp.join("requirements.txt"))?;
     std::fs::create_dir_all(dir.parent().unwrap_or(&dir))?;
@@ -71,6 +97,23 @@ pub fn ensure_wheels(sh: &Shell, engine: &Engine, repo: &Repo) -> Result<Utf8Pat
         let _ = std::fs::remove_dir_all(&tmp);
     }
     Ok(dir)
+}
+
+/// Downloads `requirements` with pip in the base image into a fresh scratch folder (which also
+/// holds them as `pins.txt`). `hashed`: every file is pinned with its hash, nothing resolved.
+pub fn download(sh: &Shell, engine: &Engine, repo: &Repo, requirements: &str, hashed: bool) -> Result<Utf8PathBuf> {
+    let tmp = repo.scratch("toolchain")?;
+    std::fs::write(tmp.join("pins.txt"), requirements)?;
+    let user = owner_of(&tmp)?;
+    let (bin, image, pip) = (&engine.bin, &repo.config.toolchain.python_image, crate::pipenv::docker_args());
+    let mount = format!("{tmp}:/out");
+    let strict: &[&str] = if hashed { &["--require-hashes", "--no-deps"] } else { &[] };
+    cmd!(sh, "{bin} run --rm --user {user} {pip...} -v {mount} {image} python3 -m pip download --no-cache-dir --disable-pip-version-check {strict...} --dest /out -r /out/pins.txt")
+        .quiet()
+        .ignore_stdout()
+        .run()
+        .context("download the toolchain wheels (poetry, poetry-core, backends) from the package index")?;
+    Ok(tmp)
 }
 
 /// Builds (once) and returns the build image tag: `<name>:<hash of every input>`.
@@ -112,4 +155,15 @@ pub fn ensure_build_image(sh: &Shell, engine: &Engine, repo: &Repo) -> Result<St
         .with_context(|| format!("build the build image {tag} from {BUILD_DOCKERFILE}"));
     let _ = sh.remove_path(&ctx);
     built.map(|()| tag)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_lock_from_other_pins_is_refused() {
+        let lock = "# header\npoetry==2.5.1 --hash=sha256:aa\npoetry_core==2.5.0 --hash=sha256:bb\n";
+        assert!(super::check_pins(lock, "poetry==2.5.1\npoetry-core==2.5.0\n").is_ok());
+        let e = super::check_pins(lock, "poetry==2.6.0\n").unwrap_err();
+        assert!(e.contains("poetry==2.6.0") && e.contains("cargo xtask lock --toolchain"), "{e}");
+    }
 }
