@@ -72,6 +72,28 @@ pub struct Runtime {
     pub platform_machine: String,
 }
 
+impl Runtime {
+    /// `3.11` of `3.11.2`: the venv layout and wheel tags use it.
+    pub fn python_version(&self) -> String {
+        self.python_full_version.split('.').take(2).collect::<Vec<_>>().join(".")
+    }
+
+    /// `11` of `3.11.2`.
+    pub fn python_minor(&self) -> u32 {
+        self.python_full_version.split('.').nth(1).and_then(|m| m.parse().ok()).unwrap_or(11)
+    }
+}
+
+impl Config {
+    /// The runtime base of a project: its `runtime_image`, or the toolchain's Python image.
+    pub fn runtime_image(&self, project_dir: &str) -> String {
+        self.projects
+            .get(project_dir)
+            .and_then(|p| p.runtime_image.clone())
+            .unwrap_or_else(|| self.toolchain.python_image.clone())
+    }
+}
+
 impl Default for Runtime {
     fn default() -> Self {
         Runtime { python_full_version: "3.11.2".into(), sys_platform: "linux".into(), platform_machine: "x86_64".into() }

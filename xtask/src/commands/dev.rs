@@ -45,12 +45,7 @@ pub fn run(root: &Utf8Path, args: &DevArgs) -> Result<ExitCode> {
 /// locks, never library code.
 fn ensure_image(sh: &Shell, engine: &Engine, repo: &Repo, idx: usize, packages: &[&Package], resolved: &fetch::Resolved) -> Result<String> {
     let pkg = &repo.graph.packages[idx];
-    let runtime_image = repo
-        .config
-        .projects
-        .get(&pkg.dir)
-        .and_then(|p| p.runtime_image.clone())
-        .unwrap_or_else(|| repo.config.toolchain.python_image.clone());
+    let runtime_image = repo.config.runtime_image(&pkg.dir);
     let dockerfile = repo.read_or_default(TEMPLATE)?;
     let layer = dev_layer(repo, packages)?;
     let Some(base_id) = engine.image_id(sh, &runtime_image)? else {
@@ -104,7 +99,7 @@ fn ensure_image(sh: &Shell, engine: &Engine, repo: &Repo, idx: usize, packages: 
 /// Metadata, console scripts and a .pth file per local package, installed from a tiny
 /// generated wheel so the layout is the same as a real install.
 fn dev_layer(repo: &Repo, packages: &[&Package]) -> Result<Vec<Placed>> {
-    let python: String = repo.config.runtime.python_full_version.split('.').take(2).collect::<Vec<_>>().join(".");
+    let python = repo.config.runtime.python_version();
     let layout = Layout { venv: "/opt/venv", python: &python };
     let mut out = Vec::new();
     for pkg in packages {

@@ -112,7 +112,7 @@ pub fn resolve_for(repo: &Repo, idx: usize, dev: bool) -> Result<Resolved> {
 /// discarded or downloaded).
 pub fn cached_status(repo: &Repo, resolved: &Resolved) -> Result<Vec<(String, Option<Utf8PathBuf>)>> {
     let house = repo.cache.join("wheelhouse");
-    let (minor, machine) = (python_minor(&repo.config.runtime.python_full_version), repo.config.runtime.platform_machine.as_str());
+    let (minor, machine) = (repo.config.runtime.python_minor(), repo.config.runtime.platform_machine.as_str());
     resolved
         .pinned
         .iter()
@@ -134,7 +134,7 @@ pub fn provide(sh: &Shell, repo: &Repo, resolved: &Resolved, verbose: bool) -> R
     let pinned = &resolved.pinned;
     let house = repo.cache.join("wheelhouse");
     std::fs::create_dir_all(&house).with_context(|| format!("create {house}"))?;
-    let minor = python_minor(&repo.config.runtime.python_full_version);
+    let minor = repo.config.runtime.python_minor();
     let machine = repo.config.runtime.platform_machine.as_str();
     let mut have: BTreeMap<String, (Utf8PathBuf, String)> = BTreeMap::new();
     for p in pinned {
@@ -169,10 +169,6 @@ pub fn provide(sh: &Shell, repo: &Repo, resolved: &Resolved, verbose: bool) -> R
     let req_path = req_dir.join(format!("{}.txt", resolved.name));
     std::fs::write(&req_path, &requirements).with_context(|| format!("write {req_path}"))?;
     Ok(Wheelhouse { requirements: req_path, requirements_text: requirements, wheels: rows })
-}
-
-fn python_minor(full: &str) -> u32 {
-    full.split('.').nth(1).and_then(|m| m.parse().ok()).unwrap_or(11)
 }
 
 /// A wheelhouse file of `p` that the runtime can install and whose hash the lock pins, or a

@@ -137,14 +137,13 @@ fn plan(repo: &Repo, args: &BuildImageArgs) -> Result<Vec<Target>> {
             let projects: Vec<&str> = g.packages.iter().filter(|p| p.kind == Kind::Project).map(|p| p.dir.as_str()).collect();
             bail!("{} is a {:?} package, not a project; build-image builds projects: {}", pkg.dir, pkg.kind, projects.join(", "));
         }
-        let settings = repo.config.projects.get(&pkg.dir).cloned().unwrap_or_default();
-        let name = settings.image.unwrap_or_else(|| pkg.name.clone());
+        let name = repo.config.projects.get(&pkg.dir).and_then(|p| p.image.clone()).unwrap_or_else(|| pkg.name.clone());
         let mut reference = format!("{name}:{}", args.tag);
         if let Some(registry) = &args.registry {
             reference = format!("{}/{reference}", registry.trim_end_matches('/'));
         }
         reference::validate(&reference).map_err(anyhow::Error::msg).with_context(|| format!("name the image of {}", pkg.dir))?;
-        let runtime_image = settings.runtime_image.unwrap_or_else(|| repo.config.toolchain.python_image.clone());
+        let runtime_image = repo.config.runtime_image(&pkg.dir);
         let jobs = wheels::plan(repo, idx)?;
         let resolved = fetch::resolve(repo, idx)?;
         targets.push(Target { idx, reference, runtime_image, jobs, resolved });

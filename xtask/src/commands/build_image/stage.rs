@@ -60,7 +60,7 @@ impl Inputs {
             group.0.push((file_name(&w.file), w.file.clone()));
             group.1 += &format!("{}=={version} --hash=sha256:{}\n", w.package, w.sha256);
         }
-        let python: String = repo.config.runtime.python_full_version.split('.').take(2).collect::<Vec<_>>().join(".");
+        let python = repo.config.runtime.python_version();
         let layout = Layout { venv: VENV, python: &python };
         let mut layers = Vec::new();
         for (group, files) in [("libs", &libs.0), ("project", &project.0)] {
