@@ -22,10 +22,15 @@ impl Engine {
         match String::from_utf8_lossy(&out.stdout).trim() {
             v if out.status.success() && !v.is_empty() => Ok(Engine { bin }),
             _ => bail!(
-                "the Docker engine is not running ({bin} cannot reach it); start it with `dockerd &` \
-                 (or `systemctl start docker`), or run `cargo xtask test`, which starts one"
+                "the Docker engine is not running ({bin} cannot reach it); run `cargo xtask up`, which \
+                 installs and starts one, or start it yourself (`systemctl start docker`)"
             ),
         }
+    }
+
+    /// The image id of a base image the build needs, or an error that says how to get it.
+    pub fn require_image(&self, sh: &Shell, reference: &str) -> Result<String> {
+        self.image_id(sh, reference)?.ok_or_else(|| missing_image(reference))
     }
 
     /// The image id of `reference`, or `None` when the engine has no such image.
@@ -42,6 +47,13 @@ impl Engine {
         }
         Err(anyhow::anyhow!("{}", stderr.trim())).with_context(|| format!("inspect image {reference}"))
     }
+}
+
+/// The error for a base image the engine does not have.
+pub fn missing_image(reference: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "the base image {reference} is missing; `docker pull {reference}` (or run `cargo xtask up`, which provides a stand-in)"
+    )
 }
 
 /// Connects on first use only, so warm runs that need no engine never call it.

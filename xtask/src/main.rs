@@ -4,6 +4,7 @@ mod cli;
 mod commands;
 mod config;
 mod engine;
+mod files;
 mod image;
 mod model;
 mod pipenv;

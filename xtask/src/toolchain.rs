@@ -2,7 +2,7 @@
 
 use std::os::unix::fs::MetadataExt;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 use xshell::{cmd, Shell};
 
@@ -125,15 +125,13 @@ pub fn ensure_build_image(sh: &Shell, engine: &Engine, repo: &Repo) -> Result<St
     let t = &repo.config.toolchain;
     let wheels = ensure_wheels(sh, engine, repo)?;
     let base = t.python_image.as_str();
-    let Some(base_id) = engine.image_id(sh, base)? else {
-        bail!("the base image {base} is missing; `docker pull {base}` (or run `cargo xtask test`, which provides a stand-in)");
-    };
+    let base_id = engine.require_image(sh, base)?;
     let mut files: Vec<Utf8PathBuf> =
-        wheels.read_dir_utf8()?.filter_map(|e| e.ok()).map(|e| e.into_path()).collect();
+        wheels.read_dir_utf8()?.filter_map(|e| e.ok()).filter(|e| e.path().is_file()).map(|e| e.into_path()).collect();
     files.sort();
     let mut input = format!("{}\n{base_id}\n", identity(repo)?);
     for f in &files {
-        input += &format!("{} {}\n", f.file_name().unwrap_or_default(), sha256_hex(&std::fs::read(f)?));
+        input += &format!("{} {}\n", f.file_name().unwrap_or_default(), crate::wheel::cache::sha256_of(f)?);
     }
     let tag = format!("{}:{}", t.build_image, &sha256_hex(input.as_bytes())[..16]);
     if engine.image_id(sh, &tag)?.is_some() {
@@ -143,8 +141,7 @@ pub fn ensure_build_image(sh: &Shell, engine: &Engine, repo: &Repo) -> Result<St
     std::fs::create_dir_all(ctx.join("toolchain"))?;
     std::fs::write(ctx.join("Dockerfile"), repo.read_or_default(BUILD_DOCKERFILE)?)?;
     for f in &files {
-        std::fs::hard_link(f, ctx.join("toolchain").join(f.file_name().unwrap_or_default()))
-            .or_else(|_| std::fs::copy(f, ctx.join("toolchain").join(f.file_name().unwrap_or_default())).map(|_| ()))?;
+        crate::files::link_or_copy(f, &ctx.join("toolchain").join(f.file_name().unwrap_or_default()))?;
     }
     let bin = &engine.bin;
     let arg = format!("PYTHON_IMAGE={base}");

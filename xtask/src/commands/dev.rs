@@ -13,6 +13,7 @@ use zip::ZipWriter;
 use super::fetch;
 use crate::cli::DevArgs;
 use crate::engine::Engine;
+use crate::files::{link_or_copy, write_tree};
 use crate::model::{self, graph::Package, Kind, Repo};
 use crate::toolchain::owner_of;
 use crate::wheel::install::{install, Layout, Placed};
@@ -48,9 +49,7 @@ fn ensure_image(sh: &Shell, engine: &Engine, repo: &Repo, idx: usize, packages: 
     let runtime_image = repo.config.runtime_image(&pkg.dir);
     let dockerfile = repo.read_or_default(TEMPLATE)?;
     let layer = dev_layer(repo, packages)?;
-    let Some(base_id) = engine.image_id(sh, &runtime_image)? else {
-        bail!("the runtime image {runtime_image} is missing; `docker pull` it (or run `cargo xtask test`, which provides a stand-in)");
-    };
+    let base_id = engine.require_image(sh, &runtime_image)?;
     // The third-party set and the metadata layer are what the image holds; hash them before
     // fetching, so that a warm run needs no lock check or wheelhouse scan.
     let mut input = format!("{dockerfile}\n{base_id}\n");
@@ -74,15 +73,9 @@ fn ensure_image(sh: &Shell, engine: &Engine, repo: &Repo, idx: usize, packages: 
     std::fs::write(ctx.join("Dockerfile"), &dockerfile)?;
     std::fs::write(wheels.join("requirements.txt"), &house.requirements_text)?;
     for w in &house.wheels {
-        let dest = wheels.join(w.file.file_name().unwrap_or_default());
-        std::fs::hard_link(&w.file, &dest).or_else(|_| std::fs::copy(&w.file, &dest).map(|_| ()))?;
+        link_or_copy(&w.file, &wheels.join(w.file.file_name().unwrap_or_default()))?;
     }
-    for f in &layer {
-        let dest = ctx.join("layers/dev").join(&f.path);
-        std::fs::create_dir_all(dest.parent().unwrap_or(&ctx))?;
-        std::fs::write(&dest, &f.data)?;
-        std::fs::set_permissions(&dest, std::os::unix::fs::PermissionsExt::from_mode(f.mode))?;
-    }
+    write_tree(&ctx.join("layers/dev"), &layer)?;
     let args: Vec<String> = vec![
         "--network".into(),
         "none".into(),

@@ -170,9 +170,7 @@ fn build_one(
     let inputs = Inputs::collect(repo, target.idx, house, wheel_rows, &target.runtime_image)?;
     let [base, current] = <[Option<_>; 2]>::try_from(engine.inspect(sh, &[&target.runtime_image, &target.reference])?)
         .map_err(|_| anyhow::anyhow!("inspect returned the wrong number of images"))?;
-    let Some(base) = base else {
-        bail!("the runtime image {} is missing; `docker pull` it (or run `cargo xtask test`, which provides a stand-in)", target.runtime_image);
-    };
+    let base = base.ok_or_else(|| crate::engine::missing_image(&target.runtime_image))?;
     let fingerprint = inputs.fingerprint(&base.id)?;
     let context_bytes = inputs.context_bytes()?;
     let up_to_date = current.as_ref().filter(|c| !no_cache && c.labels.get("xtask.fingerprint") == Some(&fingerprint));

@@ -4,6 +4,7 @@ use anyhow::{bail, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::commands::{fetch::Wheelhouse, wheels::WheelRow};
+use crate::files::{link_or_copy, write_tree};
 use crate::image::dockerfile::{copy_sources, Ignore};
 use crate::model::Repo;
 use crate::wheel::install::{install, Layout, Placed};
@@ -14,9 +15,6 @@ pub const TEMPLATE: &str = "docker/project.Dockerfile";
 const LAYOUT: &str = "xtask-context-2";
 /// Where the templates put the venv.
 pub const VENV: &str = "/opt/venv";
-/// Timestamp of every file xtask installs into a layer (1980-01-01, as in wheels), so an
-/// unchanged package gives a byte-identical layer.
-const FIXED_MTIME: u64 = 315_532_800;
 
 /// One folder of `wheels/`: its wheels (file name, source path) and hash-pinned requirements.
 pub struct WheelGroup {
@@ -140,42 +138,14 @@ impl Inputs {
             link_or_copy(src, &dest)?;
         }
         for (group, files) in &self.layers {
-            let root = dir.join("layers").join(group);
-            std::fs::create_dir_all(&root)?;
-            for f in files {
-                let dest = root.join(&f.path);
-                std::fs::create_dir_all(dest.parent().unwrap_or(&root))?;
-                std::fs::write(&dest, &f.data).with_context(|| format!("write {dest}"))?;
-                std::fs::set_permissions(&dest, std::os::unix::fs::PermissionsExt::from_mode(f.mode))?;
-            }
-            fix_times(&root)?;
+            write_tree(&dir.join("layers").join(group), files)?;
         }
         Ok(())
     }
 }
 
-/// Sets the fixed timestamp on everything below `dir` (files and folders, deepest first).
-fn fix_times(dir: &Utf8Path) -> Result<()> {
-    let time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(FIXED_MTIME);
-    for entry in dir.read_dir_utf8()? {
-        let entry = entry?;
-        if entry.file_type()?.is_dir() {
-            fix_times(entry.path())?;
-        } else {
-            std::fs::File::options().write(true).open(entry.path())?.set_modified(time)?;
-        }
-    }
-    std::fs::File::open(dir)?.set_modified(time).with_context(|| format!("set the time of {dir}"))
-}
-
 fn file_name(path: &Utf8Path) -> String {
     path.file_name().unwrap_or_default().to_string()
-}
-
-fn link_or_copy(src: &Utf8Path, dest: &Utf8Path) -> Result<()> {
-    std::fs::hard_link(src, dest)
-        .or_else(|_| std::fs::copy(src, dest).map(|_| ()))
-        .with_context(|| format!("put {src} into the context"))
 }
 
 /// The files of the project folder that its Dockerfile copies, minus what .dockerignore
