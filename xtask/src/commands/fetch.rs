@@ -11,7 +11,7 @@ use xshell::{cmd, Shell};
 use super::print_json;
 use crate::cli::FetchArgs;
 use crate::engine::{Engine, LazyEngine};
-use crate::model::lock::{parse_lock, third_party, Pinned, Root, MISSING};
+use crate::model::lock::{parse_lock, third_party, LockError, Pinned, Root};
 use crate::model::manifest::MAIN;
 use crate::model::{self, Repo};
 use crate::toolchain;
@@ -99,10 +99,10 @@ pub fn resolve_for(repo: &Repo, idx: usize, dev: bool) -> Result<Resolved> {
         .collect();
     let pinned = match third_party(&lock, &roots, &repo.config.runtime) {
         Ok(pinned) => pinned,
-        Err(e) if e.starts_with(MISSING) => {
+        Err(e @ LockError::Missing(_)) => {
             bail!("{lock_rel} is stale ({e}, which a manifest asks for); run `cargo xtask lock {}`", pkg.dir)
         }
-        Err(e) => return Err(anyhow::Error::msg(e)).with_context(|| format!("resolve the third-party set of {} from {lock_rel}", pkg.dir)),
+        Err(e) => return Err(e).with_context(|| format!("resolve the third-party set of {} from {lock_rel}", pkg.dir)),
     };
     let name = if dev { format!("{}-dev", pkg.name) } else { pkg.name.clone() };
     Ok(Resolved { pinned, dir: pkg.dir.clone(), name, lock_text })

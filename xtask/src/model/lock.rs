@@ -110,8 +110,25 @@ pub fn parse_lock(text: &str) -> Result<Lock, String> {
     Ok(Lock { packages })
 }
 
-/// Starts the error for a dependency the lock does not list: the lock is older than a manifest.
-pub const MISSING: &str = "it has no package";
+/// Why the third-party set cannot be read from a lock.
+#[derive(Debug, PartialEq)]
+pub enum LockError {
+    /// A dependency the lock does not list: the lock is older than a manifest.
+    Missing(String),
+    /// A marker or requirement in the lock that does not parse.
+    Invalid(String),
+}
+
+impl std::fmt::Display for LockError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LockError::Missing(name) => write!(f, "it has no package {name:?}"),
+            LockError::Invalid(why) => f.write_str(why),
+        }
+    }
+}
+
+impl std::error::Error for LockError {}
 
 /// A root requirement: a main dependency of the project (name, extras, markers).
 pub struct Root {
@@ -122,7 +139,7 @@ pub struct Root {
 
 /// Walks the lock from the project's main dependencies, applying extras and markers for
 /// `runtime`, and returns the third-party packages (local directories are walked, not listed).
-pub fn third_party(lock: &Lock, roots: &[Root], runtime: &crate::config::Runtime) -> Result<Vec<Pinned>, String> {
+pub fn third_party(lock: &Lock, roots: &[Root], runtime: &crate::config::Runtime) -> Result<Vec<Pinned>, LockError> {
     let no_extras = BTreeSet::new();
     let mut want: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut queue: Vec<String> = Vec::new();
@@ -136,7 +153,7 @@ pub fn third_party(lock: &Lock, roots: &[Root], runtime: &crate::config::Runtime
         }
     };
     for r in roots {
-        if r.markers.as_deref().map_or(Ok(true), |m| evaluate(m, &env_for(runtime, &no_extras)))? {
+        if r.markers.as_deref().map_or(Ok(true), |m| evaluate(m, &env_for(runtime, &no_extras))).map_err(LockError::Invalid)? {
             request(&mut want, &mut queue, &r.name, &r.extras);
         }
     }
@@ -147,7 +164,7 @@ pub fn third_party(lock: &Lock, roots: &[Root], runtime: &crate::config::Runtime
         let mut enabled: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for e in &extras {
             for req in pkg.extras.get(e).into_iter().flatten() {
-                let r = parse_requirement(req.split(" (").next().unwrap_or(req)).map_err(|e| format!("{}: {e}", pkg.name))?;
+                let r = parse_requirement(req.split(" (").next().unwrap_or(req)).map_err(|e| LockError::Invalid(format!("{}: {e}", pkg.name)))?;
                 enabled.entry(normalize(&r.name)).or_default().extend(r.extras);
             }
         }
@@ -156,7 +173,7 @@ pub fn third_party(lock: &Lock, roots: &[Root], runtime: &crate::config::Runtime
             if dep.optional && !enabled.contains_key(&dep.name) {
                 continue;
             }
-            if !dep.markers.as_deref().map_or(Ok(true), |m| evaluate(m, &env))? {
+            if !dep.markers.as_deref().map_or(Ok(true), |m| evaluate(m, &env)).map_err(LockError::Invalid)? {
                 continue;
             }
             if !dep.python.as_deref().is_none_or(|c| python_matches(c, &runtime.python_full_version)) {
@@ -188,11 +205,11 @@ fn env_for<'a>(runtime: &'a crate::config::Runtime, extras: &'a BTreeSet<String>
     }
 }
 
-fn find<'a>(lock: &'a Lock, name: &str) -> Result<&'a LockedPackage, String> {
+fn find<'a>(lock: &'a Lock, name: &str) -> Result<&'a LockedPackage, LockError> {
     lock.packages
         .iter()
         .find(|p| p.name == name)
-        .ok_or_else(|| format!("{MISSING} {name:?}"))
+        .ok_or_else(|| LockError::Missing(name.to_string()))
 }
 
 /// Whether a Poetry Python constraint (`^3.8`, `>=3.8,<3.11`, `~3.9`, `3.8.*`, `a || b`) admits `python`.
