@@ -76,9 +76,9 @@ pub fn resolve(repo: &Repo, idx: usize) -> Result<Resolved> {
 }
 
 /// As [`resolve`]; with `dev`, the project's other groups (dev, test, …) are walked too.
+/// Callers have already checked the package's closure for problems.
 pub fn resolve_for(repo: &Repo, idx: usize, dev: bool) -> Result<Resolved> {
     let g = &repo.graph;
-    super::report(&g.closure(idx, &[]).problems)?;
     let pkg = &g.packages[idx];
     let lock_path = repo.root.join(&pkg.dir).join("poetry.lock");
     let lock_rel = format!("{}/poetry.lock", pkg.dir);
@@ -123,6 +123,7 @@ pub fn cached_status(repo: &Repo, resolved: &Resolved) -> Result<Vec<(String, Op
 /// The project's locked third-party set, from the wheelhouse or downloaded into it.
 pub fn ensure(sh: &Shell, repo: &Repo, project: &str, verbose: bool) -> Result<Wheelhouse> {
     let idx = repo.graph.find(project).map_err(anyhow::Error::msg)?;
+    super::report(&repo.graph.closure(idx, &[]).problems)?;
     let resolved = resolve(repo, idx)?;
     provide(sh, repo, &resolved, verbose)
 }
