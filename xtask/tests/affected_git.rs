@@ -29,13 +29,6 @@ fn history(name: &str) -> std::path::PathBuf {
     repo
 }
 
-fn append(repo: &Path, file: &str, line: &str) {
-    let path = repo.join(file);
-    let mut text = std::fs::read_to_string(&path).unwrap_or_default();
-    text += line;
-    std::fs::write(path, text).unwrap();
-}
-
 fn commit_all(repo: &Path, message: &str) -> String {
     git(repo, &["add", "-A"]);
     git(repo, &["commit", "-q", "-m", message]);
@@ -75,7 +68,7 @@ fn paths(list: &[Affected]) -> Vec<&str> {
 fn a_deep_lib_edit_affects_exactly_its_transitive_dependents() {
     let repo = history("deep");
     let base = git(&repo, &["rev-parse", "HEAD"]);
-    append(&repo, "libs/hermes/hermes.stillwater/hermes/stillwater/__init__.py", "# edit\n");
+    append(&repo.join("libs/hermes/hermes.stillwater/hermes/stillwater/__init__.py"), "# edit\n");
     commit_all(&repo, "edit stillwater");
     let list = affected(&repo, &base);
     assert_eq!(paths(&list), vec!["projects/gw-iaas/clients"]);
@@ -88,7 +81,7 @@ fn a_deep_lib_edit_affects_exactly_its_transitive_dependents() {
     );
     // quiver is reached by export directly and by clients only through gwftools' `gcs` extra.
     let base = git(&repo, &["rev-parse", "HEAD"]);
-    append(&repo, "libs/hermes/hermes.quiver/hermes/quiver/__init__.py", "# edit\n");
+    append(&repo.join("libs/hermes/hermes.quiver/hermes/quiver/__init__.py"), "# edit\n");
     commit_all(&repo, "edit quiver");
     assert_eq!(paths(&affected(&repo, &base)), vec!["projects/gw-iaas/clients", "projects/gw-iaas/export"]);
 }
@@ -97,19 +90,19 @@ fn a_deep_lib_edit_affects_exactly_its_transitive_dependents() {
 fn docker_locks_and_unrelated_files() {
     let repo = history("kinds");
     let base = git(&repo, &["rev-parse", "HEAD"]);
-    append(&repo, "docker/project.Dockerfile", "# edit\n");
+    append(&repo.join("docker/project.Dockerfile"), "# edit\n");
     commit_all(&repo, "edit the template");
     assert_eq!(paths(&affected(&repo, &base)), vec!["projects/gw-iaas/clients", "projects/gw-iaas/export", "projects/hello-world"]);
 
     let base = git(&repo, &["rev-parse", "HEAD"]);
-    append(&repo, "projects/gw-iaas/export/poetry.lock", "\n");
+    append(&repo.join("projects/gw-iaas/export/poetry.lock"), "\n");
     commit_all(&repo, "touch a project's lock");
     assert_eq!(paths(&affected(&repo, &base)), vec!["projects/gw-iaas/export"]);
 
     let base = git(&repo, &["rev-parse", "HEAD"]);
-    append(&repo, "libs/hermes/hermes.typeo/poetry.lock", "\n");
-    append(&repo, "README.md", "more\n");
-    append(&repo, "pyproject.toml", "\n");
+    append(&repo.join("libs/hermes/hermes.typeo/poetry.lock"), "\n");
+    append(&repo.join("README.md"), "more\n");
+    append(&repo.join("pyproject.toml"), "\n");
     commit_all(&repo, "a lib's lock, the readme, the root config");
     assert!(affected(&repo, &base).is_empty());
 }
@@ -118,10 +111,10 @@ fn docker_locks_and_unrelated_files() {
 fn a_merge_commit_brings_the_branch_changes() {
     let repo = history("merge");
     git(&repo, &["checkout", "-q", "-b", "feature"]);
-    append(&repo, "libs/hermes/hermes.stillwater/hermes/stillwater/__init__.py", "# feature\n");
+    append(&repo.join("libs/hermes/hermes.stillwater/hermes/stillwater/__init__.py"), "# feature\n");
     commit_all(&repo, "feature work");
     git(&repo, &["checkout", "-q", "main"]);
-    append(&repo, "README.md", "main work\n");
+    append(&repo.join("README.md"), "main work\n");
     let main_before = commit_all(&repo, "main work");
     git(&repo, &["-c", "core.editor=true", "merge", "-q", "--no-ff", "-m", "merge feature", "feature"]);
     assert_eq!(paths(&affected(&repo, &main_before)), vec!["projects/gw-iaas/clients"]);
@@ -134,9 +127,7 @@ fn a_deleted_package_affects_its_former_dependents() {
     let repo = history("delete");
     let base = git(&repo, &["rev-parse", "HEAD"]);
     std::fs::remove_dir_all(repo.join("libs/hermes/hermes.stillwater")).unwrap();
-    let manifest = repo.join("libs/hermes/hermes.gwftools/pyproject.toml");
-    let text_before = std::fs::read_to_string(&manifest).unwrap();
-    std::fs::write(&manifest, text_before.replace("\"hermes.stillwater\" = { path = \"../hermes.stillwater\", develop = true }\n", "")).unwrap();
+    edit(&repo.join("libs/hermes/hermes.gwftools/pyproject.toml"), "\"hermes.stillwater\" = { path = \"../hermes.stillwater\", develop = true }\n", "");
     commit_all(&repo, "drop stillwater");
     let list = affected(&repo, &base);
     assert_eq!(paths(&list), vec!["projects/gw-iaas/clients"]);
@@ -151,7 +142,7 @@ fn a_deleted_package_affects_its_former_dependents() {
 fn a_shallow_clone_without_the_revision_says_to_fetch_deeper() {
     let repo = history("shallow-src");
     for n in 0..3 {
-        append(&repo, "README.md", &format!("{n}\n"));
+        append(&repo.join("README.md"), &format!("{n}\n"));
         commit_all(&repo, "more");
     }
     let clone = scratch("shallow");
@@ -167,7 +158,7 @@ fn a_shallow_clone_without_the_revision_says_to_fetch_deeper() {
 fn ci_matrix_lists_the_affected_projects() {
     let repo = history("matrix");
     let base = git(&repo, &["rev-parse", "HEAD"]);
-    append(&repo, "projects/hello-world/hello_world/__init__.py", "# edit\n");
+    append(&repo.join("projects/hello-world/hello_world/__init__.py"), "# edit\n");
     commit_all(&repo, "edit hello");
     let out = xtask(&repo, &shared_cache(), &["ci", "--since", &base, "--matrix"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -180,7 +171,7 @@ fn ci_pushes_the_affected_images_to_a_registry() {
     let registry = std::env::var("XTASK_TEST_REGISTRY").expect("XTASK_TEST_REGISTRY: run the tests with `cargo xtask test`, which starts a registry");
     let repo = history("ci-push");
     let base = git(&repo, &["rev-parse", "HEAD"]);
-    append(&repo, "projects/hello-world/hello_world/__init__.py", "# edit\n");
+    append(&repo.join("projects/hello-world/hello_world/__init__.py"), "# edit\n");
     let head = commit_all(&repo, "edit hello");
     let summary = scratch("summary").join("summary.md");
     let out = xtask_cmd(&repo, &shared_cache(), &["ci", "--since", &base, "--push", "--registry", &registry, "--json"])

@@ -23,8 +23,7 @@ fn an_edit_on_the_host_is_live_without_a_rebuild() {
     assert_eq!(text(&first.stdout).trim(), "hello-world 1.0.0: hermes.typeo 0.1.5");
 
     let typeo = repo.join("libs/hermes/hermes.typeo/hermes/typeo/__init__.py");
-    let source = std::fs::read_to_string(&typeo).unwrap();
-    std::fs::write(&typeo, source.replace("return f\"{DIST} {version(DIST)}\"", "return f\"{DIST} {version(DIST)} (edited live)\"")).unwrap();
+    edit(&typeo, "return f\"{DIST} {version(DIST)}\"", "return f\"{DIST} {version(DIST)} (edited live)\"");
     let (shim, log) = docker_shim("live");
     let second = xtask_cmd(&repo, &shared_cache(), &["dev", "hello-world", "--", "hello-world"]).env("DOCKER", &shim).output().unwrap();
     assert!(second.status.success(), "{}", text(&second.stderr));
@@ -34,8 +33,7 @@ fn an_edit_on_the_host_is_live_without_a_rebuild() {
 
     // A manifest change (a new version, unique to this run) is what rebuilds it.
     let version = format!("0.1.5.dev{}", std::process::id());
-    let manifest = repo.join("libs/hermes/hermes.typeo/pyproject.toml");
-    std::fs::write(&manifest, std::fs::read_to_string(&manifest).unwrap().replace("version = \"0.1.5\"", &format!("version = \"{version}\""))).unwrap();
+    edit(&repo.join("libs/hermes/hermes.typeo/pyproject.toml"), "version = \"0.1.5\"", &format!("version = \"{version}\""));
     let third = xtask_cmd(&repo, &shared_cache(), &["dev", "hello-world", "--", "hello-world"]).env("DOCKER", &shim).output().unwrap();
     assert!(text(&third.stdout).contains(&format!("hermes.typeo {version}")), "{}{}", text(&third.stdout), text(&third.stderr));
     assert!(std::fs::read_to_string(&log).unwrap().lines().any(|l| l.starts_with("build")));

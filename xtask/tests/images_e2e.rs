@@ -125,8 +125,7 @@ fn a_lib_edit_keeps_the_third_party_layer() {
     build(&repo, &cache, &["export", "--tag", &tag]);
     let before = layers(&image);
     let typeo = repo.join("libs/hermes/hermes.typeo/hermes/typeo/__init__.py");
-    let source = std::fs::read_to_string(&typeo).unwrap();
-    std::fs::write(&typeo, source.replace("\"\"\"Name and version of this library as installed.\"\"\"", "\"\"\"Name and version (edited).\"\"\"")).unwrap();
+    edit(&typeo, "\"\"\"Name and version of this library as installed.\"\"\"", "\"\"\"Name and version (edited).\"\"\"");
     let json = build(&repo, &cache, &["export", "--tag", &tag]);
     assert_eq!(json["images"][0]["status"], "built");
     let after = layers(&image);
@@ -169,9 +168,7 @@ fn bad_input_fails_before_any_build() {
     assert!(run(&root, &["build-image", "hello-world", "--tag", "Bad Tag"]).contains("not a valid image reference"));
     assert!(run(&root, &["build-image", "hermes.typeo"]).contains("not a project"));
     let broken = sample_copy("bad-closure");
-    let manifest = broken.join("libs/hermes/hermes.quiver/pyproject.toml");
-    let text_before = std::fs::read_to_string(&manifest).unwrap();
-    std::fs::write(&manifest, text_before.replace("../hermes.typeo", "../hermes.missing")).unwrap();
+    edit(&broken.join("libs/hermes/hermes.quiver/pyproject.toml"), "../hermes.typeo", "../hermes.missing");
     let stderr = run(&broken, &["build-image", "export"]);
     assert!(stderr.contains("libs/hermes/hermes.quiver/pyproject.toml") && stderr.contains("git submodule update --init"), "{stderr}");
     assert!(calls(&log).is_empty(), "bad input reached the engine: {}", calls(&log));

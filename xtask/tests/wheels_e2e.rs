@@ -110,10 +110,8 @@ fn every_sample_project_installs_offline_with_locked_versions_and_runs() {
 #[test]
 fn an_sdist_only_dependency_is_locked_built_into_a_wheel_and_installed() {
     let repo = sample_copy("sdist");
-    let manifest = repo.join("projects/hello-world/pyproject.toml");
-    let text_before = std::fs::read_to_string(&manifest).unwrap();
     // docopt 0.6.2 is published as an sdist only.
-    std::fs::write(&manifest, text_before.replace("python = \"^3.11\"\n", "python = \"^3.11\"\ndocopt = \"0.6.2\"\n")).unwrap();
+    edit(&repo.join("projects/hello-world/pyproject.toml"), "python = \"^3.11\"\n", "python = \"^3.11\"\ndocopt = \"0.6.2\"\n");
     let out = xtask(&repo, &shared_cache(), &["lock", "hello-world"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let report = install_and_check(&repo, &shared_cache(), "projects/hello-world", "hello-world");
@@ -170,8 +168,7 @@ fn warm_wheels_start_no_container_and_an_edit_rebuilds_one_wheel() {
     assert!(shas(&serde_json::from_slice(&warm.stdout).unwrap()).values().all(|(_, cached)| *cached));
 
     let typeo = repo.join("libs/hermes/hermes.typeo/hermes/typeo/__init__.py");
-    let source = std::fs::read_to_string(&typeo).unwrap();
-    std::fs::write(&typeo, source + "\nEDITED = True\n").unwrap();
+    append(&typeo, "\nEDITED = True\n");
     let out = xtask_cmd(&repo, &cache, &["wheels", "clients", "--json"]).env("DOCKER", &shim).output().unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
     let after = shas(&serde_json::from_slice(&out.stdout).unwrap());
@@ -197,9 +194,7 @@ fn missing_and_stale_locks_are_errors_that_say_how_to_fix_them() {
     assert!(text(&out.stderr).contains("projects/hello-world/poetry.lock is missing; run `cargo xtask lock projects/hello-world`"), "{}", text(&out.stderr));
 
     std::fs::write(&lock, saved).unwrap();
-    let manifest = repo.join("projects/hello-world/pyproject.toml");
-    let text_before = std::fs::read_to_string(&manifest).unwrap();
-    std::fs::write(&manifest, text_before.replace("python = \"^3.11\"\n", "python = \"^3.11\"\ntabulate = \"^0.10\"\n")).unwrap();
+    edit(&repo.join("projects/hello-world/pyproject.toml"), "python = \"^3.11\"\n", "python = \"^3.11\"\ntabulate = \"^0.10\"\n");
     let out = xtask(&repo, &cache, &["fetch", "hello-world"]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
@@ -210,9 +205,7 @@ fn missing_and_stale_locks_are_errors_that_say_how_to_fix_them() {
 fn a_failing_backend_is_named_with_the_tail_of_its_output() {
     let repo = sample_copy("backend");
     let cache = private_cache("backend");
-    let manifest = repo.join("libs/hermes/hermes.typeo/pyproject.toml");
-    let text_before = std::fs::read_to_string(&manifest).unwrap();
-    std::fs::write(&manifest, text_before.replace("{ include = \"hermes\" }", "{ include = \"no_such_module\" }")).unwrap();
+    edit(&repo.join("libs/hermes/hermes.typeo/pyproject.toml"), "{ include = \"hermes\" }", "{ include = \"no_such_module\" }");
     let out = xtask(&repo, &cache, &["wheels", "hello-world"]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);

@@ -111,3 +111,18 @@ pub fn docker_shim(name: &str) -> (PathBuf, PathBuf) {
     std::fs::set_permissions(&shim, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     (shim, log)
 }
+
+/// Replaces `from` with `to` in a file; panics when `from` is not there, so an edit that no
+/// longer matches the sample cannot make a test pass without changing anything.
+pub fn edit(path: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {path:?}: {e}"));
+    assert!(text.contains(from), "{path:?} does not contain {from:?}");
+    std::fs::write(path, text.replacen(from, to, 1)).unwrap();
+}
+
+/// Appends a line (or lines) to a file, creating it when missing.
+pub fn append(path: &Path, text: &str) {
+    let mut current = std::fs::read_to_string(path).unwrap_or_default();
+    current += text;
+    std::fs::write(path, current).unwrap();
+}
