@@ -96,7 +96,11 @@ impl Config {
 
 impl Default for Runtime {
     fn default() -> Self {
-        Runtime { python_full_version: "3.11.2".into(), sys_platform: "linux".into(), platform_machine: "x86_64".into() }
+        Runtime {
+            python_full_version: "3.11.2".into(),
+            sys_platform: "linux".into(),
+            platform_machine: "x86_64".into(),
+        }
     }
 }
 
@@ -121,7 +125,6 @@ impl Default for RepoConfig {
     }
 }
 
-
 /// Compiled folder globs.
 pub struct Globs(Vec<glob::Pattern>);
 
@@ -129,7 +132,10 @@ impl Globs {
     pub fn new(patterns: &[String], key: &str) -> Result<Globs> {
         let compiled = patterns
             .iter()
-            .map(|p| glob::Pattern::new(p).with_context(|| format!("{CONFIG_PATH}: {key}: bad glob {p:?}")))
+            .map(|p| {
+                glob::Pattern::new(p)
+                    .with_context(|| format!("{CONFIG_PATH}: {key}: bad glob {p:?}"))
+            })
             .collect::<Result<_>>()?;
         Ok(Globs(compiled))
     }

@@ -14,9 +14,14 @@ pub struct Engine {
 impl Engine {
     /// Finds the engine binary and checks that a daemon answers, with a hint when not.
     pub fn connect(sh: &Shell) -> Result<Engine> {
-        let bin = std::env::var("DOCKER").ok().filter(|b| !b.is_empty()).unwrap_or_else(|| "docker".into());
+        let bin = std::env::var("DOCKER")
+            .ok()
+            .filter(|b| !b.is_empty())
+            .unwrap_or_else(|| "docker".into());
         // One call: it fails to start without a CLI, and prints no server version without a daemon.
-        let Ok(out) = cmd!(sh, "{bin} version --format {SERVER_VERSION}").quiet().ignore_status().output() else {
+        let Ok(out) =
+            cmd!(sh, "{bin} version --format {SERVER_VERSION}").quiet().ignore_status().output()
+        else {
             bail!("no container engine CLI {bin:?} found; install Docker (`apt-get install docker.io`) or set $DOCKER");
         };
         match String::from_utf8_lossy(&out.stdout).trim() {
@@ -37,7 +42,10 @@ impl Engine {
     pub fn image_id(&self, sh: &Shell, reference: &str) -> Result<Option<String>> {
         let bin = &self.bin;
         let format = "{{.Id}}";
-        let out = cmd!(sh, "{bin} image inspect --format {format} {reference}").quiet().ignore_status().output()?;
+        let out = cmd!(sh, "{bin} image inspect --format {format} {reference}")
+            .quiet()
+            .ignore_status()
+            .output()?;
         if out.status.success() {
             return Ok(Some(String::from_utf8_lossy(&out.stdout).trim().to_string()));
         }
@@ -45,7 +53,8 @@ impl Engine {
         if stderr.to_lowercase().contains("no such image") {
             return Ok(None);
         }
-        Err(anyhow::anyhow!("{}", stderr.trim())).with_context(|| format!("inspect image {reference}"))
+        Err(anyhow::anyhow!("{}", stderr.trim()))
+            .with_context(|| format!("inspect image {reference}"))
     }
 }
 
@@ -83,7 +92,8 @@ impl Engine {
     /// Inspects several references in one engine call; `None` for each that does not exist.
     pub fn inspect(&self, sh: &Shell, references: &[&str]) -> Result<Vec<Option<ImageInfo>>> {
         let bin = &self.bin;
-        let out = cmd!(sh, "{bin} image inspect {references...}").quiet().ignore_status().output()?;
+        let out =
+            cmd!(sh, "{bin} image inspect {references...}").quiet().ignore_status().output()?;
         let stderr = String::from_utf8_lossy(&out.stderr);
         if !out.status.success() && !stderr.to_lowercase().contains("no such image") {
             bail!("inspect images {}: {}", references.join(", "), stderr.trim());
@@ -92,20 +102,36 @@ impl Engine {
         Ok(references
             .iter()
             .map(|r| {
-                let full = if r.rsplit('/').next().is_some_and(|last| last.contains(':')) { r.to_string() } else { format!("{r}:latest") };
+                let full = if r.rsplit('/').next().is_some_and(|last| last.contains(':')) {
+                    r.to_string()
+                } else {
+                    format!("{r}:latest")
+                };
                 found
                     .iter()
-                    .find(|img| img["RepoTags"].as_array().is_some_and(|tags| tags.iter().any(|t| t == full.as_str())))
+                    .find(|img| {
+                        img["RepoTags"]
+                            .as_array()
+                            .is_some_and(|tags| tags.iter().any(|t| t == full.as_str()))
+                    })
                     .map(|img| ImageInfo {
                         id: img["Id"].as_str().unwrap_or_default().to_string(),
                         size: img["Size"].as_u64().unwrap_or(0),
                         layers: img["RootFS"]["Layers"]
                             .as_array()
-                            .map(|l| l.iter().filter_map(|d| d.as_str().map(str::to_string)).collect())
+                            .map(|l| {
+                                l.iter().filter_map(|d| d.as_str().map(str::to_string)).collect()
+                            })
                             .unwrap_or_default(),
                         labels: img["Config"]["Labels"]
                             .as_object()
-                            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect())
+                            .map(|m| {
+                                m.iter()
+                                    .map(|(k, v)| {
+                                        (k.clone(), v.as_str().unwrap_or_default().to_string())
+                                    })
+                                    .collect()
+                            })
                             .unwrap_or_default(),
                     })
             })
@@ -128,7 +154,15 @@ impl Engine {
             .with_context(|| format!("start {} build", self.bin))?;
         let stderr = child.stderr.take().context("build stderr")?;
         let err_thread = std::thread::spawn(move || {
-            BufReader::new(stderr).lines().map_while(Result::ok).filter(|l| !l.contains("legacy builder is deprecated") && !l.contains("buildx") && !l.trim().is_empty()).collect::<Vec<_>>()
+            BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+                .filter(|l| {
+                    !l.contains("legacy builder is deprecated")
+                        && !l.contains("buildx")
+                        && !l.trim().is_empty()
+                })
+                .collect::<Vec<_>>()
         });
         let mut tail: std::collections::VecDeque<String> = std::collections::VecDeque::new();
         for line in BufReader::new(child.stdout.take().context("build stdout")?).lines() {
@@ -153,9 +187,17 @@ impl Engine {
     /// Pushes a reference and returns the digest the registry reports.
     pub fn push(&self, sh: &Shell, reference: &str) -> Result<String> {
         let bin = &self.bin;
-        let out = cmd!(sh, "{bin} push {reference}").quiet().read().with_context(|| format!("push {reference}"))?;
+        let out = cmd!(sh, "{bin} push {reference}")
+            .quiet()
+            .read()
+            .with_context(|| format!("push {reference}"))?;
         out.lines()
-            .find_map(|l| l.split("digest: ").nth(1).and_then(|d| d.split_whitespace().next()).map(str::to_string))
+            .find_map(|l| {
+                l.split("digest: ")
+                    .nth(1)
+                    .and_then(|d| d.split_whitespace().next())
+                    .map(str::to_string)
+            })
             .with_context(|| format!("push {reference}: no digest in the engine's output:\n{out}"))
     }
 }

@@ -49,7 +49,6 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-
 /// The repo this xtask lives in: the parent of the crate's folder.
 fn project_root() -> Utf8PathBuf {
     Utf8Path::new(env!("CARGO_MANIFEST_DIR"))

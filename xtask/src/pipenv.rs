@@ -6,8 +6,13 @@
 use camino::Utf8PathBuf;
 
 /// Environment variables pip reads that are safe and useful to forward.
-const FORWARDED_ENV: &[&str] =
-    &["PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_TRUSTED_HOST", "PIP_DEFAULT_TIMEOUT", "PIP_RETRIES"];
+const FORWARDED_ENV: &[&str] = &[
+    "PIP_INDEX_URL",
+    "PIP_EXTRA_INDEX_URL",
+    "PIP_TRUSTED_HOST",
+    "PIP_DEFAULT_TIMEOUT",
+    "PIP_RETRIES",
+];
 
 /// `docker run` arguments that give a container the host's pip configuration. The container
 /// runs with `HOME=/tmp/home`.
@@ -22,7 +27,9 @@ pub fn docker_args() -> Vec<String> {
         args.extend(["-v".to_string(), format!("{host}:{inside}:ro")]);
     };
     let mut certs: Vec<Utf8PathBuf> = Vec::new();
-    if let Some(cert) = std::env::var("PIP_CERT").ok().map(Utf8PathBuf::from).filter(|p| p.is_file()) {
+    if let Some(cert) =
+        std::env::var("PIP_CERT").ok().map(Utf8PathBuf::from).filter(|p| p.is_file())
+    {
         certs.push(cert);
     }
     if let Some(conf) = pip_conf() {
@@ -66,7 +73,10 @@ pub fn poetry_args() -> Vec<String> {
         args.extend(["-e".to_string(), format!("REQUESTS_CA_BUNDLE={bundle}")]);
     }
     for (name, _) in std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v))) {
-        if name.starts_with("POETRY_HTTP_BASIC_") || name.starts_with("POETRY_PYPI_TOKEN_") || name.starts_with("POETRY_CERTIFICATES_") {
+        if name.starts_with("POETRY_HTTP_BASIC_")
+            || name.starts_with("POETRY_PYPI_TOKEN_")
+            || name.starts_with("POETRY_CERTIFICATES_")
+        {
             args.extend(["-e".to_string(), name]);
         }
     }

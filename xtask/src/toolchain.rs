@@ -7,8 +7,8 @@ use camino::{Utf8Path, Utf8PathBuf};
 use xshell::{cmd, Shell};
 
 use crate::config::Toolchain;
-use crate::model::Repo;
 use crate::engine::Engine;
+use crate::model::Repo;
 use crate::wheel::sha256_hex;
 
 pub const BUILD_DOCKERFILE: &str = "docker/build.Dockerfile";
@@ -41,8 +41,12 @@ pub fn locked(repo: &Repo) -> Result<Option<String>> {
 
 /// Every pin of the config must be in the lock, or the lock is from other pins.
 fn check_pins(lock: &str, pins: &str) -> Result<(), String> {
-    let locked: Vec<String> =
-        lock.lines().filter(|l| !l.starts_with('#')).filter_map(|l| l.split_whitespace().next()).map(normalize_pin).collect();
+    let locked: Vec<String> = lock
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_whitespace().next())
+        .map(normalize_pin)
+        .collect();
     match pins.lines().find(|pin| !locked.contains(&normalize_pin(pin))) {
         Some(pin) => Err(format!(
             "{TOOLCHAIN_LOCK} does not pin {pin}, which docker/images.toml asks for; run `cargo xtask lock --toolchain`"
@@ -101,11 +105,18 @@ pub fn ensure_wheels(sh: &Shell, engine: &Engine, repo: &Repo) -> Result<Utf8Pat
 
 /// Downloads `requirements` with pip in the base image into a fresh scratch folder (which also
 /// holds them as `pins.txt`). `hashed`: every file is pinned with its hash, nothing resolved.
-pub fn download(sh: &Shell, engine: &Engine, repo: &Repo, requirements: &str, hashed: bool) -> Result<Utf8PathBuf> {
+pub fn download(
+    sh: &Shell,
+    engine: &Engine,
+    repo: &Repo,
+    requirements: &str,
+    hashed: bool,
+) -> Result<Utf8PathBuf> {
     let tmp = repo.scratch("toolchain")?;
     std::fs::write(tmp.join("pins.txt"), requirements)?;
     let user = owner_of(&tmp)?;
-    let (bin, image, pip) = (&engine.bin, &repo.config.toolchain.python_image, crate::pipenv::docker_args());
+    let (bin, image, pip) =
+        (&engine.bin, &repo.config.toolchain.python_image, crate::pipenv::docker_args());
     let mount = format!("{tmp}:/out");
     let strict: &[&str] = if hashed { &["--require-hashes", "--no-deps"] } else { &[] };
     cmd!(sh, "{bin} run --rm --user {user} {pip...} -v {mount} {image} python3 -m pip download --no-cache-dir --disable-pip-version-check {strict...} --dest /out -r /out/pins.txt")
@@ -120,18 +131,27 @@ pub fn download(sh: &Shell, engine: &Engine, repo: &Repo, requirements: &str, ha
 pub fn ensure_build_image(sh: &Shell, engine: &Engine, repo: &Repo) -> Result<String> {
     // Concurrent runs wait here instead of downloading and building the same image twice.
     std::fs::create_dir_all(&repo.cache)?;
-    let lock = std::fs::File::create(repo.cache.join("build-image.lock")).context("open the build image lock")?;
+    let lock = std::fs::File::create(repo.cache.join("build-image.lock"))
+        .context("open the build image lock")?;
     lock.lock().context("lock the build image")?;
     let t = &repo.config.toolchain;
     let wheels = ensure_wheels(sh, engine, repo)?;
     let base = t.python_image.as_str();
     let base_id = engine.require_image(sh, base)?;
-    let mut files: Vec<Utf8PathBuf> =
-        wheels.read_dir_utf8()?.filter_map(|e| e.ok()).filter(|e| e.path().is_file()).map(|e| e.into_path()).collect();
+    let mut files: Vec<Utf8PathBuf> = wheels
+        .read_dir_utf8()?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_file())
+        .map(|e| e.into_path())
+        .collect();
     files.sort();
     let mut input = format!("{}\n{base_id}\n", identity(repo)?);
     for f in &files {
-        input += &format!("{} {}\n", f.file_name().unwrap_or_default(), crate::wheel::cache::sha256_of(f)?);
+        input += &format!(
+            "{} {}\n",
+            f.file_name().unwrap_or_default(),
+            crate::wheel::cache::sha256_of(f)?
+        );
     }
     let tag = format!("{}:{}", t.build_image, &sha256_hex(input.as_bytes())[..16]);
     if engine.image_id(sh, &tag)?.is_some() {
@@ -141,7 +161,10 @@ pub fn ensure_build_image(sh: &Shell, engine: &Engine, repo: &Repo) -> Result<St
     std::fs::create_dir_all(ctx.join("toolchain"))?;
     std::fs::write(ctx.join("Dockerfile"), repo.read_or_default(BUILD_DOCKERFILE)?)?;
     for f in &files {
-        crate::files::link_or_copy(f, &ctx.join("toolchain").join(f.file_name().unwrap_or_default()))?;
+        crate::files::link_or_copy(
+            f,
+            &ctx.join("toolchain").join(f.file_name().unwrap_or_default()),
+        )?;
     }
     let bin = &engine.bin;
     let arg = format!("PYTHON_IMAGE={base}");
@@ -158,7 +181,8 @@ pub fn ensure_build_image(sh: &Shell, engine: &Engine, repo: &Repo) -> Result<St
 mod tests {
     #[test]
     fn a_lock_from_other_pins_is_refused() {
-        let lock = "# header\npoetry==2.5.1 --hash=sha256:aa\npoetry_core==2.5.0 --hash=sha256:bb\n";
+        let lock =
+            "# header\npoetry==2.5.1 --hash=sha256:aa\npoetry_core==2.5.0 --hash=sha256:bb\n";
         assert!(super::check_pins(lock, "poetry==2.5.1\npoetry-core==2.5.0\n").is_ok());
         let e = super::check_pins(lock, "poetry==2.6.0\n").unwrap_err();
         assert!(e.contains("poetry==2.6.0") && e.contains("cargo xtask lock --toolchain"), "{e}");

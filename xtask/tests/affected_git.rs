@@ -11,7 +11,14 @@ fn git(repo: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
         .arg("-C")
         .arg(repo)
-        .args(["-c", "user.name=xtask tests", "-c", "user.email=tests@example.org", "-c", "commit.gpgsign=false"])
+        .args([
+            "-c",
+            "user.name=xtask tests",
+            "-c",
+            "user.email=tests@example.org",
+            "-c",
+            "commit.gpgsign=false",
+        ])
         .args(args)
         .output()
         .expect("run git");
@@ -51,7 +58,12 @@ fn affected(repo: &Path, since: &str) -> Vec<Affected> {
                 .unwrap()
                 .iter()
                 .map(|r| {
-                    let chain = r["chain"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_string()).collect();
+                    let chain = r["chain"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|c| c.as_str().unwrap().to_string())
+                        .collect();
                     (r["changed"].as_str().unwrap().to_string(), chain)
                 })
                 .collect();
@@ -76,14 +88,21 @@ fn a_deep_lib_edit_affects_exactly_its_transitive_dependents() {
         list[0].1,
         vec![(
             "libs/hermes/hermes.stillwater/hermes/stillwater/__init__.py".to_string(),
-            vec!["projects/gw-iaas/clients".to_string(), "libs/hermes/hermes.gwftools".to_string(), "libs/hermes/hermes.stillwater".to_string()]
+            vec![
+                "projects/gw-iaas/clients".to_string(),
+                "libs/hermes/hermes.gwftools".to_string(),
+                "libs/hermes/hermes.stillwater".to_string()
+            ]
         )]
     );
     // quiver is reached by export directly and by clients only through gwftools' `gcs` extra.
     let base = git(&repo, &["rev-parse", "HEAD"]);
     append(&repo.join("libs/hermes/hermes.quiver/hermes/quiver/__init__.py"), "# edit\n");
     commit_all(&repo, "edit quiver");
-    assert_eq!(paths(&affected(&repo, &base)), vec!["projects/gw-iaas/clients", "projects/gw-iaas/export"]);
+    assert_eq!(
+        paths(&affected(&repo, &base)),
+        vec!["projects/gw-iaas/clients", "projects/gw-iaas/export"]
+    );
 }
 
 #[test]
@@ -92,7 +111,10 @@ fn docker_locks_and_unrelated_files() {
     let base = git(&repo, &["rev-parse", "HEAD"]);
     append(&repo.join("docker/project.Dockerfile"), "# edit\n");
     commit_all(&repo, "edit the template");
-    assert_eq!(paths(&affected(&repo, &base)), vec!["projects/gw-iaas/clients", "projects/gw-iaas/export", "projects/hello-world"]);
+    assert_eq!(
+        paths(&affected(&repo, &base)),
+        vec!["projects/gw-iaas/clients", "projects/gw-iaas/export", "projects/hello-world"]
+    );
 
     let base = git(&repo, &["rev-parse", "HEAD"]);
     append(&repo.join("projects/gw-iaas/export/poetry.lock"), "\n");
@@ -111,12 +133,18 @@ fn docker_locks_and_unrelated_files() {
 fn a_merge_commit_brings_the_branch_changes() {
     let repo = history("merge");
     git(&repo, &["checkout", "-q", "-b", "feature"]);
-    append(&repo.join("libs/hermes/hermes.stillwater/hermes/stillwater/__init__.py"), "# feature\n");
+    append(
+        &repo.join("libs/hermes/hermes.stillwater/hermes/stillwater/__init__.py"),
+        "# feature\n",
+    );
     commit_all(&repo, "feature work");
     git(&repo, &["checkout", "-q", "main"]);
     append(&repo.join("README.md"), "main work\n");
     let main_before = commit_all(&repo, "main work");
-    git(&repo, &["-c", "core.editor=true", "merge", "-q", "--no-ff", "-m", "merge feature", "feature"]);
+    git(
+        &repo,
+        &["-c", "core.editor=true", "merge", "-q", "--no-ff", "-m", "merge feature", "feature"],
+    );
     assert_eq!(paths(&affected(&repo, &main_before)), vec!["projects/gw-iaas/clients"]);
     // Since the feature branch itself: only main's README came in, which touches nothing.
     assert!(affected(&repo, "feature").is_empty());
@@ -127,12 +155,20 @@ fn a_deleted_package_affects_its_former_dependents() {
     let repo = history("delete");
     let base = git(&repo, &["rev-parse", "HEAD"]);
     std::fs::remove_dir_all(repo.join("libs/hermes/hermes.stillwater")).unwrap();
-    edit(&repo.join("libs/hermes/hermes.gwftools/pyproject.toml"), "\"hermes.stillwater\" = { path = \"../hermes.stillwater\", develop = true }\n", "");
+    edit(
+        &repo.join("libs/hermes/hermes.gwftools/pyproject.toml"),
+        "\"hermes.stillwater\" = { path = \"../hermes.stillwater\", develop = true }\n",
+        "",
+    );
     commit_all(&repo, "drop stillwater");
     let list = affected(&repo, &base);
     assert_eq!(paths(&list), vec!["projects/gw-iaas/clients"]);
     assert!(
-        list[0].1.iter().any(|(changed, chain)| changed.starts_with("libs/hermes/hermes.stillwater/") && chain.last().map(String::as_str) == Some("libs/hermes/hermes.stillwater")),
+        list[0]
+            .1
+            .iter()
+            .any(|(changed, chain)| changed.starts_with("libs/hermes/hermes.stillwater/")
+                && chain.last().map(String::as_str) == Some("libs/hermes/hermes.stillwater")),
         "{:?}",
         list[0].1
     );
@@ -146,7 +182,12 @@ fn a_shallow_clone_without_the_revision_says_to_fetch_deeper() {
         commit_all(&repo, "more");
     }
     let clone = scratch("shallow");
-    let status = Command::new("git").args(["clone", "-q", "--depth", "1"]).arg(format!("file://{}", repo.display())).arg(clone.join("r")).status().unwrap();
+    let status = Command::new("git")
+        .args(["clone", "-q", "--depth", "1"])
+        .arg(format!("file://{}", repo.display()))
+        .arg(clone.join("r"))
+        .status()
+        .unwrap();
     assert!(status.success());
     let out = xtask(&clone.join("r"), &shared_cache(), &["affected", "--since", "HEAD~2"]);
     assert_eq!(out.status.code(), Some(1));
@@ -163,22 +204,31 @@ fn ci_matrix_lists_the_affected_projects() {
     let out = xtask(&repo, &shared_cache(), &["ci", "--since", &base, "--matrix"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let matrix: serde_json::Value = serde_json::from_str(text(&out.stdout).trim()).unwrap();
-    assert_eq!(matrix, serde_json::json!({"include": [{"project": "projects/hello-world", "name": "hello-world"}]}));
+    assert_eq!(
+        matrix,
+        serde_json::json!({"include": [{"project": "projects/hello-world", "name": "hello-world"}]})
+    );
 }
 
 #[test]
 fn ci_pushes_the_affected_images_to_a_registry() {
-    let registry = std::env::var("XTASK_TEST_REGISTRY").expect("XTASK_TEST_REGISTRY: run the tests with `cargo xtask test`, which starts a registry");
+    let registry = std::env::var("XTASK_TEST_REGISTRY").expect(
+        "XTASK_TEST_REGISTRY: run the tests with `cargo xtask test`, which starts a registry",
+    );
     let repo = history("ci-push");
     let base = git(&repo, &["rev-parse", "HEAD"]);
     append(&repo.join("projects/hello-world/hello_world/__init__.py"), "# edit\n");
     let head = commit_all(&repo, "edit hello");
     let summary = scratch("summary").join("summary.md");
-    let out = xtask_cmd(&repo, &shared_cache(), &["ci", "--since", &base, "--push", "--registry", &registry, "--json"])
-        .env("GITHUB_STEP_SUMMARY", &summary)
-        .env_remove("GITHUB_REF_NAME")
-        .output()
-        .unwrap();
+    let out = xtask_cmd(
+        &repo,
+        &shared_cache(),
+        &["ci", "--since", &base, "--push", "--registry", &registry, "--json"],
+    )
+    .env("GITHUB_STEP_SUMMARY", &summary)
+    .env_remove("GITHUB_REF_NAME")
+    .output()
+    .unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let images = json["images"].as_array().unwrap();
@@ -206,16 +256,27 @@ fn the_workflow_is_valid_and_only_calls_xtask() {
     let jobs = doc["jobs"].as_mapping().unwrap();
     assert!(jobs.contains_key("plan") && jobs.contains_key("build"));
     assert_eq!(doc["jobs"]["build"]["needs"], "plan");
-    assert_eq!(doc["jobs"]["build"]["strategy"]["matrix"], "${{ fromJSON(needs.plan.outputs.matrix) }}");
+    assert_eq!(
+        doc["jobs"]["build"]["strategy"]["matrix"],
+        "${{ fromJSON(needs.plan.outputs.matrix) }}"
+    );
     for (name, job) in jobs {
         for step in job["steps"].as_sequence().unwrap() {
             if let Some(uses) = step.get("uses") {
                 let uses = uses.as_str().unwrap();
-                assert!(uses.starts_with("actions/checkout@") || uses.starts_with("docker/login-action@"), "{name:?}: {uses}");
+                assert!(
+                    uses.starts_with("actions/checkout@")
+                        || uses.starts_with("docker/login-action@"),
+                    "{name:?}: {uses}"
+                );
             }
             let Some(run) = step.get("run").and_then(|r| r.as_str()) else { continue };
             for line in run.lines().map(str::trim).filter(|l| !l.is_empty()) {
-                assert!(line.starts_with("cargo xtask ") || line.starts_with("echo \"matrix=$(cargo xtask "), "{name:?}: {line}");
+                assert!(
+                    line.starts_with("cargo xtask ")
+                        || line.starts_with("echo \"matrix=$(cargo xtask "),
+                    "{name:?}: {line}"
+                );
             }
         }
     }

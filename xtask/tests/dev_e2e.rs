@@ -23,19 +23,41 @@ fn an_edit_on_the_host_is_live_without_a_rebuild() {
     assert_eq!(text(&first.stdout).trim(), "hello-world 1.0.0: hermes.typeo 0.1.5");
 
     let typeo = repo.join("libs/hermes/hermes.typeo/hermes/typeo/__init__.py");
-    edit(&typeo, "return f\"{DIST} {version(DIST)}\"", "return f\"{DIST} {version(DIST)} (edited live)\"");
+    edit(
+        &typeo,
+        "return f\"{DIST} {version(DIST)}\"",
+        "return f\"{DIST} {version(DIST)} (edited live)\"",
+    );
     let (shim, log) = docker_shim("live");
-    let second = xtask_cmd(&repo, &shared_cache(), &["dev", "hello-world", "--", "hello-world"]).env("DOCKER", &shim).output().unwrap();
+    let second = xtask_cmd(&repo, &shared_cache(), &["dev", "hello-world", "--", "hello-world"])
+        .env("DOCKER", &shim)
+        .output()
+        .unwrap();
     assert!(second.status.success(), "{}", text(&second.stderr));
     assert_eq!(text(&second.stdout).trim(), "hello-world 1.0.0: hermes.typeo 0.1.5 (edited live)");
     let calls = std::fs::read_to_string(&log).unwrap();
-    assert!(!calls.lines().any(|l| l.starts_with("build")), "an edit rebuilt the dev image: {calls}");
+    assert!(
+        !calls.lines().any(|l| l.starts_with("build")),
+        "an edit rebuilt the dev image: {calls}"
+    );
 
     // A manifest change (a new version, unique to this run) is what rebuilds it.
     let version = format!("0.1.5.dev{}", std::process::id());
-    edit(&repo.join("libs/hermes/hermes.typeo/pyproject.toml"), "version = \"0.1.5\"", &format!("version = \"{version}\""));
-    let third = xtask_cmd(&repo, &shared_cache(), &["dev", "hello-world", "--", "hello-world"]).env("DOCKER", &shim).output().unwrap();
-    assert!(text(&third.stdout).contains(&format!("hermes.typeo {version}")), "{}{}", text(&third.stdout), text(&third.stderr));
+    edit(
+        &repo.join("libs/hermes/hermes.typeo/pyproject.toml"),
+        "version = \"0.1.5\"",
+        &format!("version = \"{version}\""),
+    );
+    let third = xtask_cmd(&repo, &shared_cache(), &["dev", "hello-world", "--", "hello-world"])
+        .env("DOCKER", &shim)
+        .output()
+        .unwrap();
+    assert!(
+        text(&third.stdout).contains(&format!("hermes.typeo {version}")),
+        "{}{}",
+        text(&third.stdout),
+        text(&third.stderr)
+    );
     assert!(std::fs::read_to_string(&log).unwrap().lines().any(|l| l.starts_with("build")));
 }
 
@@ -57,7 +79,13 @@ fn exit_codes_pass_through_and_a_missing_command_is_named() {
     assert_eq!(out.status.code(), Some(3));
     let out = dev(&root, &["hello-world", "--", "no-such-command"]);
     assert_eq!(out.status.code(), Some(127));
-    assert!(text(&out.stderr).contains("`no-such-command` is not a command in the dev image of projects/hello-world"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains(
+            "`no-such-command` is not a command in the dev image of projects/hello-world"
+        ),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
@@ -65,7 +93,8 @@ fn files_written_into_the_mounts_belong_to_the_host_user() {
     let repo = sample_copy("owner");
     let status = Command::new("chown").args(["-R", "4321:4321"]).arg(&repo).status().unwrap();
     assert!(status.success());
-    let out = dev(&repo, &["hello-world", "--", "python", "-c", "open('written.txt', 'w').write('x')"]);
+    let out =
+        dev(&repo, &["hello-world", "--", "python", "-c", "open('written.txt', 'w').write('x')"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let meta = std::fs::metadata(repo.join("projects/hello-world/written.txt")).unwrap();
     assert_eq!((meta.uid(), meta.gid()), (4321, 4321));
@@ -75,7 +104,8 @@ fn files_written_into_the_mounts_belong_to_the_host_user() {
 fn without_a_command_it_opens_an_interactive_shell_on_a_tty() {
     let root = repo_root();
     // `script` gives the child a pseudo-terminal, as a developer's terminal would.
-    let command = format!("{} --repo {} dev hello-world", env!("CARGO_BIN_EXE_xtask"), root.display());
+    let command =
+        format!("{} --repo {} dev hello-world", env!("CARGO_BIN_EXE_xtask"), root.display());
     let mut child = Command::new("script")
         .args(["-qec", &command, "/dev/null"])
         .env("XTASK_CACHE_DIR", shared_cache())
@@ -84,7 +114,8 @@ fn without_a_command_it_opens_an_interactive_shell_on_a_tty() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::io::Write::write_all(child.stdin.as_mut().unwrap(), b"tty; pwd; hello-world; exit 0\n").unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), b"tty; pwd; hello-world; exit 0\n")
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     let stdout = text(&out.stdout);
     assert!(stdout.contains("/dev/pts/"), "no tty in the container: {stdout}");
@@ -98,13 +129,25 @@ fn bad_input_is_a_clear_error() {
     let out = dev(&root, &["hello-wrld", "--", "true"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("did you mean hello-world"));
-    let out = xtask_cmd(&root, &shared_cache(), &["dev", "hello-world", "--", "true"]).env("DOCKER_HOST", "unix:///nonexistent/docker.sock").output().unwrap();
+    let out = xtask_cmd(&root, &shared_cache(), &["dev", "hello-world", "--", "true"])
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("the Docker engine is not running"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("the Docker engine is not running"),
+        "{}",
+        text(&out.stderr)
+    );
     let broken = sample_copy("dev-broken");
     let manifest = broken.join("libs/hermes/hermes.quiver/pyproject.toml");
     std::fs::write(&manifest, "[project\nname = ").unwrap();
     let out = dev(&broken, &["export", "--", "true"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("libs/hermes/hermes.quiver/pyproject.toml") && text(&out.stderr).contains("invalid TOML"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("libs/hermes/hermes.quiver/pyproject.toml")
+            && text(&out.stderr).contains("invalid TOML"),
+        "{}",
+        text(&out.stderr)
+    );
 }

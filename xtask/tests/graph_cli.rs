@@ -30,8 +30,12 @@ fn golden(name: &str, actual: &str) {
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
         std::fs::write(&path, actual).unwrap();
     }
-    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| panic!("missing {path:?}; run with UPDATE_GOLDEN=1"));
-    assert_eq!(actual, expected, "output differs from {path:?}; if intended, rerun with UPDATE_GOLDEN=1");
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|_| panic!("missing {path:?}; run with UPDATE_GOLDEN=1"));
+    assert_eq!(
+        actual, expected,
+        "output differs from {path:?}; if intended, rerun with UPDATE_GOLDEN=1"
+    );
 }
 
 #[test]
@@ -59,7 +63,12 @@ fn closure_order_puts_dependencies_first_with_extras() {
         .unwrap()
         .iter()
         .map(|c| {
-            let extras = c["extras"].as_array().unwrap().iter().map(|e| e.as_str().unwrap().to_string()).collect();
+            let extras = c["extras"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e.as_str().unwrap().to_string())
+                .collect();
             (c["name"].as_str().unwrap().to_string(), extras)
         })
         .collect();
@@ -75,7 +84,11 @@ fn closure_order_puts_dependencies_first_with_extras() {
 fn unknown_package_suggests_near_names() {
     let out = xtask(&repo_root(), &["graph", "hello-wrld"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("did you mean hello-world (projects/hello-world)"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("did you mean hello-world (projects/hello-world)"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 /// Runs `graph <package> --json` on a fixture: exit 1, the JSON still printed with the error,
@@ -84,9 +97,13 @@ fn assert_bad(name: &str, package: &str, manifest: &str, needles: &[&str]) {
     let out = xtask(&fixture(name), &["graph", package, "--json"]);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{name}: {stderr}");
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout despite the error");
+    let json: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("JSON on stdout despite the error");
     let errors = json["errors"].as_array().unwrap();
-    let error = errors.iter().find(|e| e["path"] == manifest).unwrap_or_else(|| panic!("{name}: {errors:?}"));
+    let error = errors
+        .iter()
+        .find(|e| e["path"] == manifest)
+        .unwrap_or_else(|| panic!("{name}: {errors:?}"));
     let message = error["message"].as_str().unwrap();
     for needle in needles {
         assert!(message.contains(needle), "{name}: {message:?} lacks {needle:?}");
@@ -96,13 +113,23 @@ fn assert_bad(name: &str, package: &str, manifest: &str, needles: &[&str]) {
 
 #[test]
 fn a_cycle_is_printed() {
-    assert_bad("cycle", "app", "libs/a/pyproject.toml", &["dependency cycle: a (libs/a) -> b (libs/b) -> a (libs/a)"]);
+    assert_bad(
+        "cycle",
+        "app",
+        "libs/a/pyproject.toml",
+        &["dependency cycle: a (libs/a) -> b (libs/b) -> a (libs/a)"],
+    );
     assert_eq!(xtask(&fixture("cycle"), &["list"]).status.code(), Some(1));
 }
 
 #[test]
 fn a_path_outside_the_repo() {
-    assert_bad("outside", "app", "projects/app/pyproject.toml", &["[tool.poetry.dependencies] \"shared\"", "outside the repo"]);
+    assert_bad(
+        "outside",
+        "app",
+        "projects/app/pyproject.toml",
+        &["[tool.poetry.dependencies] \"shared\"", "outside the repo"],
+    );
 }
 
 #[test]
@@ -111,25 +138,44 @@ fn a_missing_folder_hints_at_submodules() {
         "missing-folder",
         "app",
         "projects/app/pyproject.toml",
-        &["\"hermes.vendored\"", "libs/vendored, which does not exist", "git submodule update --init"],
+        &[
+            "\"hermes.vendored\"",
+            "libs/vendored, which does not exist",
+            "git submodule update --init",
+        ],
     );
 }
 
 #[test]
 fn a_folder_without_a_manifest() {
-    assert_bad("no-manifest", "app", "projects/app/pyproject.toml", &["libs/notes, which has no pyproject.toml"]);
+    assert_bad(
+        "no-manifest",
+        "app",
+        "projects/app/pyproject.toml",
+        &["libs/notes, which has no pyproject.toml"],
+    );
 }
 
 #[test]
 fn two_packages_with_one_name_in_a_closure() {
-    assert_bad("duplicate-name", "app", "libs/util-v2/pyproject.toml", &["two packages named \"util\"", "libs/util-v1 and libs/util-v2"]);
+    assert_bad(
+        "duplicate-name",
+        "app",
+        "libs/util-v2/pyproject.toml",
+        &["two packages named \"util\"", "libs/util-v1 and libs/util-v2"],
+    );
     // Outside one closure, sharing a name is allowed.
     assert!(xtask(&fixture("duplicate-name"), &["graph", "mid"]).status.success());
 }
 
 #[test]
 fn a_manifest_that_does_not_parse_is_fatal_only_when_needed() {
-    assert_bad("parse-error", "uses", "projects/uses/pyproject.toml", &["libs/broken/pyproject.toml, which does not parse", "invalid TOML", "line 5"]);
+    assert_bad(
+        "parse-error",
+        "uses",
+        "projects/uses/pyproject.toml",
+        &["libs/broken/pyproject.toml, which does not parse", "invalid TOML", "line 5"],
+    );
     let fine = xtask(&fixture("parse-error"), &["graph", "fine"]);
     assert!(fine.status.success(), "{}", text(&fine.stderr));
     let list = xtask(&fixture("parse-error"), &["list", "--json"]);
@@ -139,7 +185,12 @@ fn a_manifest_that_does_not_parse_is_fatal_only_when_needed() {
 
 #[test]
 fn a_non_utf8_manifest() {
-    assert_bad("non-utf8", "uses", "projects/uses/pyproject.toml", &["libs/latin1/pyproject.toml", "not UTF-8", "line 4, byte offset 63"]);
+    assert_bad(
+        "non-utf8",
+        "uses",
+        "projects/uses/pyproject.toml",
+        &["libs/latin1/pyproject.toml", "not UTF-8", "line 4, byte offset 63"],
+    );
 }
 
 #[test]

@@ -22,7 +22,18 @@ fn build(repo: &Path, cache: &Path, args: &[&str]) -> serde_json::Value {
 fn image_files(image: &str) -> serde_json::Value {
     let script = repo_root().join("xtask/test_data/e2e/image_files.py");
     let mount = format!("{}:/check.py:ro", script.display());
-    let out = docker(&["run", "--rm", "--network", "none", "-v", &mount, "--entrypoint", "python3", image, "/check.py"]);
+    let out = docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "-v",
+        &mount,
+        "--entrypoint",
+        "python3",
+        image,
+        "/check.py",
+    ]);
     assert!(out.status.success(), "{image}: {}", text(&out.stderr));
     serde_json::from_slice(&out.stdout).unwrap()
 }
@@ -49,7 +60,8 @@ fn every_sample_image_runs_as_non_root_with_installed_packages_only() {
     let images = json["images"].as_array().unwrap();
     assert_eq!(images.len(), 3);
     let base = image_files("python:3.11-slim");
-    let base_files: BTreeSet<&str> = base["files"].as_array().unwrap().iter().filter_map(|f| f.as_str()).collect();
+    let base_files: BTreeSet<&str> =
+        base["files"].as_array().unwrap().iter().filter_map(|f| f.as_str()).collect();
     for (project, script, expect) in [
         ("projects/hello-world", "hello-world", "hello-world 1.0.0: hermes.typeo 0.1.5"),
         ("projects/gw-iaas/clients", "gw-clients", "clients 0.2.3: hermes.gwftools 0.1.2, hermes.quiver 0.2.0, hermes.stillwater 0.3.1, hermes.typeo 0.1.5"),
@@ -90,7 +102,11 @@ fn every_sample_image_runs_as_non_root_with_installed_packages_only() {
     // export's context holds its config (copied by its Dockerfile) and nothing else of the repo.
     let ctx = root.join("target/xtask/contexts/export");
     assert!(ctx.join("config/export.toml").is_file());
-    assert!(!ctx.join("export").exists() && !ctx.join("pyproject.toml").exists() && !ctx.join("tests").exists());
+    assert!(
+        !ctx.join("export").exists()
+            && !ctx.join("pyproject.toml").exists()
+            && !ctx.join("tests").exists()
+    );
 }
 
 #[test]
@@ -100,18 +116,33 @@ fn no_op_calls_no_build_and_a_removed_image_is_rebuilt() {
     let first = build(&root, &shared_cache(), &["hello-world", "--tag", &tag]);
     assert_eq!(first["images"][0]["status"], "built");
     let (shim, log) = docker_shim("noop");
-    let out = xtask_cmd(&root, &shared_cache(), &["build-image", "hello-world", "--tag", &tag, "--json"]).env("DOCKER", &shim).output().unwrap();
+    let out =
+        xtask_cmd(&root, &shared_cache(), &["build-image", "hello-world", "--tag", &tag, "--json"])
+            .env("DOCKER", &shim)
+            .output()
+            .unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["images"][0]["status"], "up-to-date");
-    assert!(!calls(&log).lines().any(|l| l.starts_with("build")), "no-op called build: {}", calls(&log));
+    assert!(
+        !calls(&log).lines().any(|l| l.starts_with("build")),
+        "no-op called build: {}",
+        calls(&log)
+    );
 
     let image = format!("hello-world:{tag}");
     docker(&["rmi", &image]);
-    let out = xtask_cmd(&root, &shared_cache(), &["build-image", "hello-world", "--tag", &tag, "--json"]).env("DOCKER", &shim).output().unwrap();
+    let out =
+        xtask_cmd(&root, &shared_cache(), &["build-image", "hello-world", "--tag", &tag, "--json"])
+            .env("DOCKER", &shim)
+            .output()
+            .unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(json["images"][0]["status"], "built", "a removed image is never reported as up to date");
+    assert_eq!(
+        json["images"][0]["status"], "built",
+        "a removed image is never reported as up to date"
+    );
     assert!(calls(&log).lines().any(|l| l.starts_with("build")));
     assert!(docker(&["run", "--rm", &image, "hello-world"]).status.success());
 }
@@ -125,15 +156,26 @@ fn a_lib_edit_keeps_the_third_party_layer() {
     build(&repo, &cache, &["export", "--tag", &tag]);
     let before = layers(&image);
     let typeo = repo.join("libs/hermes/hermes.typeo/hermes/typeo/__init__.py");
-    edit(&typeo, "\"\"\"Name and version of this library as installed.\"\"\"", "\"\"\"Name and version (edited).\"\"\"");
+    edit(
+        &typeo,
+        "\"\"\"Name and version of this library as installed.\"\"\"",
+        "\"\"\"Name and version (edited).\"\"\"",
+    );
     let json = build(&repo, &cache, &["export", "--tag", &tag]);
     assert_eq!(json["images"][0]["status"], "built");
     let after = layers(&image);
     assert_eq!(before.len(), after.len());
     // base, venv + user, third-party, libs, project, config (export's own Dockerfile)
-    assert_eq!(before[..3], after[..3], "base, venv and third-party layers are reused byte for byte");
+    assert_eq!(
+        before[..3],
+        after[..3],
+        "base, venv and third-party layers are reused byte for byte"
+    );
     assert_ne!(before[3], after[3], "the libs layer changes");
-    assert_eq!(before[4], after[4], "the project layer is unchanged: its files and timestamps are the same");
+    assert_eq!(
+        before[4], after[4],
+        "the project layer is unchanged: its files and timestamps are the same"
+    );
     // The config layer may differ: COPY stamps the folders it creates with the build time.
 }
 
@@ -145,7 +187,11 @@ fn a_failing_dockerfile_leaves_the_previous_image_untouched() {
     let image = format!("hello-world:{tag}");
     build(&repo, &cache, &["hello-world", "--tag", &tag]);
     let id_before = text(&docker(&["image", "inspect", "--format", "{{.Id}}", &image]).stdout);
-    std::fs::write(repo.join("projects/hello-world/Dockerfile"), "FROM app\nRUN echo checking && false\n").unwrap();
+    std::fs::write(
+        repo.join("projects/hello-world/Dockerfile"),
+        "FROM app\nRUN echo checking && false\n",
+    )
+    .unwrap();
     let out = xtask(&repo, &cache, &["build-image", "hello-world", "--tag", &tag]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
@@ -164,28 +210,52 @@ fn bad_input_fails_before_any_build() {
         assert_eq!(out.status.code(), Some(1), "{args:?}");
         text(&out.stderr)
     };
-    assert!(run(&root, &["build-image", "hello-wrld"]).contains("did you mean hello-world (projects/hello-world)"));
-    assert!(run(&root, &["build-image", "hello-world", "--tag", "Bad Tag"]).contains("not a valid image reference"));
+    assert!(run(&root, &["build-image", "hello-wrld"])
+        .contains("did you mean hello-world (projects/hello-world)"));
+    assert!(run(&root, &["build-image", "hello-world", "--tag", "Bad Tag"])
+        .contains("not a valid image reference"));
     assert!(run(&root, &["build-image", "hermes.typeo"]).contains("not a project"));
     let broken = sample_copy("bad-closure");
-    edit(&broken.join("libs/hermes/hermes.quiver/pyproject.toml"), "../hermes.typeo", "../hermes.missing");
+    edit(
+        &broken.join("libs/hermes/hermes.quiver/pyproject.toml"),
+        "../hermes.typeo",
+        "../hermes.missing",
+    );
     let stderr = run(&broken, &["build-image", "export"]);
-    assert!(stderr.contains("libs/hermes/hermes.quiver/pyproject.toml") && stderr.contains("git submodule update --init"), "{stderr}");
+    assert!(
+        stderr.contains("libs/hermes/hermes.quiver/pyproject.toml")
+            && stderr.contains("git submodule update --init"),
+        "{stderr}"
+    );
     assert!(calls(&log).is_empty(), "bad input reached the engine: {}", calls(&log));
-    let out = xtask_cmd(&root, &shared_cache(), &["build-image", "hello-world"]).env("DOCKER_HOST", "unix:///nonexistent/docker.sock").output().unwrap();
+    let out = xtask_cmd(&root, &shared_cache(), &["build-image", "hello-world"])
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("the Docker engine is not running"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("the Docker engine is not running"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
 fn dry_run_prints_the_plan_and_changes_nothing() {
     let repo = sample_copy("dry");
     let (shim, log) = docker_shim("dry");
-    let out = xtask_cmd(&repo, &private_cache("dry"), &["build-image", "clients", "--dry-run"]).env("DOCKER", &shim).output().unwrap();
+    let out = xtask_cmd(&repo, &private_cache("dry"), &["build-image", "clients", "--dry-run"])
+        .env("DOCKER", &shim)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     assert!(stdout.contains("wheel build hermes-typeo 0.1.5"), "{stdout}");
-    assert!(stdout.contains("third-party cached  click==8.5.1") || stdout.contains("third-party fetch   click==8.5.1"), "{stdout}");
+    assert!(
+        stdout.contains("third-party cached  click==8.5.1")
+            || stdout.contains("third-party fetch   click==8.5.1"),
+        "{stdout}"
+    );
     assert!(stdout.contains("docker build --network none --tag clients:latest"), "{stdout}");
     assert!(calls(&log).is_empty());
     assert!(!repo.join("target/xtask/contexts").exists());
@@ -193,10 +263,16 @@ fn dry_run_prints_the_plan_and_changes_nothing() {
 
 #[test]
 fn push_to_a_local_registry_then_pull_and_run() {
-    let registry = std::env::var("XTASK_TEST_REGISTRY").expect("XTASK_TEST_REGISTRY: run the tests with `cargo xtask test`, which starts a registry");
+    let registry = std::env::var("XTASK_TEST_REGISTRY").expect(
+        "XTASK_TEST_REGISTRY: run the tests with `cargo xtask test`, which starts a registry",
+    );
     let root = repo_root();
     let tag = unique_tag("push");
-    let json = build(&root, &shared_cache(), &["hello-world", "--tag", &tag, "--registry", &registry, "--push"]);
+    let json = build(
+        &root,
+        &shared_cache(),
+        &["hello-world", "--tag", &tag, "--registry", &registry, "--push"],
+    );
     let row = &json["images"][0];
     let image = row["image"].as_str().unwrap();
     assert_eq!(image, format!("{registry}/hello-world:{tag}"));

@@ -11,8 +11,11 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-const PROJECTS: &[(&str, &str)] =
-    &[("projects/hello-world", "hello-world"), ("projects/gw-iaas/export", "export-models"), ("projects/gw-iaas/clients", "gw-clients")];
+const PROJECTS: &[(&str, &str)] = &[
+    ("projects/hello-world", "hello-world"),
+    ("projects/gw-iaas/export", "export-models"),
+    ("projects/gw-iaas/clients", "gw-clients"),
+];
 
 fn normalize(name: &str) -> String {
     name.to_lowercase().replace(['_', '.'], "-")
@@ -25,7 +28,9 @@ fn lock_versions(lock: &Path) -> BTreeMap<String, String> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|p| (normalize(p["name"].as_str().unwrap()), p["version"].as_str().unwrap().to_string()))
+        .map(|p| {
+            (normalize(p["name"].as_str().unwrap()), p["version"].as_str().unwrap().to_string())
+        })
         .collect()
 }
 
@@ -58,13 +63,18 @@ fn install_and_check(repo: &Path, cache: &Path, project: &str, script: &str) -> 
     let stage = scratch("install");
     let dir = stage.join("wheels");
     std::fs::create_dir_all(&dir).unwrap();
-    let mut requirements = std::fs::read_to_string(fetched["requirements"].as_str().unwrap()).unwrap();
+    let mut requirements =
+        std::fs::read_to_string(fetched["requirements"].as_str().unwrap()).unwrap();
     let mut local = BTreeMap::new();
     for w in wheels["wheels"].as_array().unwrap() {
         let file = Path::new(w["file"].as_str().unwrap());
         let name = file.file_name().unwrap().to_str().unwrap();
         let version = name.split('-').nth(1).unwrap();
-        requirements += &format!("{}=={version} --hash=sha256:{}\n", w["package"].as_str().unwrap(), w["sha256"].as_str().unwrap());
+        requirements += &format!(
+            "{}=={version} --hash=sha256:{}\n",
+            w["package"].as_str().unwrap(),
+            w["sha256"].as_str().unwrap()
+        );
         local.insert(w["package"].as_str().unwrap().to_string(), version.to_string());
         std::fs::copy(file, dir.join(name)).unwrap();
         let metadata = read_metadata(w["file"].as_str().unwrap());
@@ -75,12 +85,29 @@ fn install_and_check(repo: &Path, cache: &Path, project: &str, script: &str) -> 
         std::fs::copy(file, dir.join(file.file_name().unwrap())).unwrap();
     }
     std::fs::write(dir.join("requirements.txt"), &requirements).unwrap();
-    std::fs::copy(repo_root().join("xtask/test_data/e2e/install_check.py"), stage.join("check.py")).unwrap();
+    std::fs::copy(repo_root().join("xtask/test_data/e2e/install_check.py"), stage.join("check.py"))
+        .unwrap();
     let mount = format!("{}:/w:ro", stage.display());
-    let out = docker(&["run", "--rm", "--network", "none", "-v", &mount, "python:3.11-slim", "python3", "/w/check.py", script]);
+    let out = docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "-v",
+        &mount,
+        "python:3.11-slim",
+        "python3",
+        "/w/check.py",
+        script,
+    ]);
     assert!(out.status.success(), "{project}: {}", text(&out.stderr));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(report["install"], 0, "{project}: pip install failed:\n{}\n{requirements}", report["install_log"].as_str().unwrap());
+    assert_eq!(
+        report["install"],
+        0,
+        "{project}: pip install failed:\n{}\n{requirements}",
+        report["install_log"].as_str().unwrap()
+    );
     assert_eq!(report["check"], 0, "{project}: pip check: {}", report["check_log"]);
     let locked = lock_versions(&repo.join(project).join("poetry.lock"));
     for (name, version) in report["installed"].as_object().unwrap() {
@@ -88,14 +115,20 @@ fn install_and_check(repo: &Path, cache: &Path, project: &str, script: &str) -> 
         if ["pip", "setuptools", "wheel"].contains(&name.as_str()) {
             continue;
         }
-        let expected = local.get(&name).or(locked.get(&name)).unwrap_or_else(|| panic!("{project}: {name} is not locked"));
+        let expected = local
+            .get(&name)
+            .or(locked.get(&name))
+            .unwrap_or_else(|| panic!("{project}: {name} is not locked"));
         assert_eq!(version.as_str().unwrap(), expected, "{project}: {name}");
     }
     assert_eq!(report["script_rc"], 0, "{project}: {}", report["script_err"]);
     let line = report["script"].as_str().unwrap().lines().next().unwrap_or_default().to_string();
     for (name, version) in &local {
         let dotted = name.replacen("hermes-", "hermes.", 1);
-        assert!(line.contains(&format!("{dotted} {version}")), "{project}: {line:?} lacks {dotted} {version}");
+        assert!(
+            line.contains(&format!("{dotted} {version}")),
+            "{project}: {line:?} lacks {dotted} {version}"
+        );
     }
     report
 }
@@ -111,7 +144,11 @@ fn every_sample_project_installs_offline_with_locked_versions_and_runs() {
 fn an_sdist_only_dependency_is_locked_built_into_a_wheel_and_installed() {
     let repo = sample_copy("sdist");
     // docopt 0.6.2 is published as an sdist only.
-    edit(&repo.join("projects/hello-world/pyproject.toml"), "python = \"^3.11\"\n", "python = \"^3.11\"\ndocopt = \"0.6.2\"\n");
+    edit(
+        &repo.join("projects/hello-world/pyproject.toml"),
+        "python = \"^3.11\"\n",
+        "python = \"^3.11\"\ndocopt = \"0.6.2\"\n",
+    );
     let out = xtask(&repo, &shared_cache(), &["lock", "hello-world"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let report = install_and_check(&repo, &shared_cache(), "projects/hello-world", "hello-world");
@@ -132,7 +169,21 @@ fn fetch_agrees_with_poetry_export() {
             .collect();
         let mount = format!("{}:/repo:ro", root.display());
         let workdir = format!("/repo/{project}");
-        let out = docker(&["run", "--rm", "--network", "none", "-e", "HOME=/tmp", "-v", &mount, "-w", &workdir, &build_image(), "python3", "/repo/xtask/test_data/e2e/export_check.py"]);
+        let out = docker(&[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "-e",
+            "HOME=/tmp",
+            "-v",
+            &mount,
+            "-w",
+            &workdir,
+            &build_image(),
+            "python3",
+            "/repo/xtask/test_data/e2e/export_check.py",
+        ]);
         assert!(out.status.success(), "{project}: poetry export failed: {}", text(&out.stderr));
         let theirs: Vec<String> = text(&out.stdout).lines().map(str::to_string).collect();
         assert_eq!(ours, theirs, "{project}: fetch and poetry export disagree");
@@ -148,11 +199,22 @@ fn rebuilt_wheels_are_byte_identical_and_pinned() {
     let fresh = xtask_json(&root, &cache, &["wheels", "clients", "--json"]);
     let (a, b) = (shas(&shared), shas(&fresh));
     assert!(b.values().all(|(_, cached)| !cached), "a private cache starts empty");
-    assert_eq!(a.iter().map(|(k, v)| (k, &v.0)).collect::<Vec<_>>(), b.iter().map(|(k, v)| (k, &v.0)).collect::<Vec<_>>());
-    let gwf = fresh["wheels"].as_array().unwrap().iter().find(|w| w["package"] == "hermes-gwftools").unwrap();
+    assert_eq!(
+        a.iter().map(|(k, v)| (k, &v.0)).collect::<Vec<_>>(),
+        b.iter().map(|(k, v)| (k, &v.0)).collect::<Vec<_>>()
+    );
+    let gwf = fresh["wheels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["package"] == "hermes-gwftools")
+        .unwrap();
     let metadata = read_metadata(gwf["file"].as_str().unwrap());
     assert!(metadata.contains("Requires-Dist: hermes.stillwater==0.3.1\n"), "{metadata}");
-    assert!(metadata.contains("Requires-Dist: hermes.quiver[tabular]==0.2.0; extra == \"gcs\"\n"), "{metadata}");
+    assert!(
+        metadata.contains("Requires-Dist: hermes.quiver[tabular]==0.2.0; extra == \"gcs\"\n"),
+        "{metadata}"
+    );
 }
 
 #[test]
@@ -162,14 +224,26 @@ fn warm_wheels_start_no_container_and_an_edit_rebuilds_one_wheel() {
     let before = shas(&xtask_json(&repo, &cache, &["wheels", "clients", "--json"]));
     // A $DOCKER shim records every engine call of the warm run.
     let (shim, log) = docker_shim("shim");
-    let warm = xtask_cmd(&repo, &cache, &["wheels", "clients", "--json"]).env("DOCKER", &shim).output().unwrap();
+    let warm = xtask_cmd(&repo, &cache, &["wheels", "clients", "--json"])
+        .env("DOCKER", &shim)
+        .output()
+        .unwrap();
     assert!(warm.status.success(), "{}", text(&warm.stderr));
-    assert!(!log.exists(), "a warm run called the engine: {}", std::fs::read_to_string(&log).unwrap_or_default());
-    assert!(shas(&serde_json::from_slice(&warm.stdout).unwrap()).values().all(|(_, cached)| *cached));
+    assert!(
+        !log.exists(),
+        "a warm run called the engine: {}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    assert!(shas(&serde_json::from_slice(&warm.stdout).unwrap())
+        .values()
+        .all(|(_, cached)| *cached));
 
     let typeo = repo.join("libs/hermes/hermes.typeo/hermes/typeo/__init__.py");
     append(&typeo, "\nEDITED = True\n");
-    let out = xtask_cmd(&repo, &cache, &["wheels", "clients", "--json"]).env("DOCKER", &shim).output().unwrap();
+    let out = xtask_cmd(&repo, &cache, &["wheels", "clients", "--json"])
+        .env("DOCKER", &shim)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
     let after = shas(&serde_json::from_slice(&out.stdout).unwrap());
     for (package, (sha, cached)) in &after {
@@ -179,7 +253,10 @@ fn warm_wheels_start_no_container_and_an_edit_rebuilds_one_wheel() {
             assert!(*cached && *sha == before[package].0, "{package} must be reused unchanged");
         }
     }
-    assert!(std::fs::read_to_string(&log).unwrap().contains("run"), "the rebuild went through $DOCKER");
+    assert!(
+        std::fs::read_to_string(&log).unwrap().contains("run"),
+        "the rebuild went through $DOCKER"
+    );
 }
 
 #[test]
@@ -194,24 +271,41 @@ fn missing_and_stale_locks_are_errors_that_say_how_to_fix_them() {
     assert!(text(&out.stderr).contains("projects/hello-world/poetry.lock is missing; run `cargo xtask lock projects/hello-world`"), "{}", text(&out.stderr));
 
     std::fs::write(&lock, saved).unwrap();
-    edit(&repo.join("projects/hello-world/pyproject.toml"), "python = \"^3.11\"\n", "python = \"^3.11\"\ntabulate = \"^0.10\"\n");
+    edit(
+        &repo.join("projects/hello-world/pyproject.toml"),
+        "python = \"^3.11\"\n",
+        "python = \"^3.11\"\ntabulate = \"^0.10\"\n",
+    );
     let out = xtask(&repo, &cache, &["fetch", "hello-world"]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
-    assert!(stderr.contains("projects/hello-world/poetry.lock is stale") && stderr.contains("cargo xtask lock"), "{stderr}");
+    assert!(
+        stderr.contains("projects/hello-world/poetry.lock is stale")
+            && stderr.contains("cargo xtask lock"),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn a_failing_backend_is_named_with_the_tail_of_its_output() {
     let repo = sample_copy("backend");
     let cache = private_cache("backend");
-    edit(&repo.join("libs/hermes/hermes.typeo/pyproject.toml"), "{ include = \"hermes\" }", "{ include = \"no_such_module\" }");
+    edit(
+        &repo.join("libs/hermes/hermes.typeo/pyproject.toml"),
+        "{ include = \"hermes\" }",
+        "{ include = \"no_such_module\" }",
+    );
     let out = xtask(&repo, &cache, &["wheels", "hello-world"]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
     assert!(stderr.contains("build wheel for hermes-typeo (libs/hermes/hermes.typeo)"), "{stderr}");
     assert!(stderr.contains("no_such_module"), "the backend's own message is shown: {stderr}");
-    let entries = std::fs::read_dir(cache.join("wheels")).map(|d| d.filter(|e| !e.as_ref().unwrap().file_name().to_string_lossy().starts_with('.')).count()).unwrap_or(0);
+    let entries = std::fs::read_dir(cache.join("wheels"))
+        .map(|d| {
+            d.filter(|e| !e.as_ref().unwrap().file_name().to_string_lossy().starts_with('.'))
+                .count()
+        })
+        .unwrap_or(0);
     assert_eq!(entries, 0, "nothing is stored from a failed build");
 }
 
@@ -225,7 +319,11 @@ fn a_corrupt_wheelhouse_file_is_discarded_and_fetched_again() {
     std::fs::write(&toml_wheel, b"not the wheel the lock pins").unwrap();
     let out = xtask(&root, &cache, &["fetch", "hello-world"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).contains("discarded toml-0.10.2-py2.py3-none-any.whl"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("discarded toml-0.10.2-py2.py3-none-any.whl"),
+        "{}",
+        text(&out.stdout)
+    );
     let again = xtask_json(&root, &cache, &["fetch", "hello-world", "--json"]);
     assert_eq!(again["wheels"][0]["sha256"].as_str().unwrap(), good);
     assert_eq!(again["wheels"][0]["cached"], true);
@@ -235,7 +333,11 @@ fn a_corrupt_wheelhouse_file_is_discarded_and_fetched_again() {
 fn a_killed_build_leaves_no_broken_cache_entry() {
     let root = repo_root();
     let cache = private_cache("kill");
-    let mut child = xtask_cmd(&root, &cache, &["wheels", "clients", "--json"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let mut child = xtask_cmd(&root, &cache, &["wheels", "clients", "--json"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     let scratch_dir = cache.join("tmp").join(format!("wheels-{}", child.id()));
     let deadline = Instant::now() + Duration::from_secs(120);
     while !scratch_dir.exists() && Instant::now() < deadline {
@@ -249,36 +351,60 @@ fn a_killed_build_leaves_no_broken_cache_entry() {
         if entry.file_name().to_string_lossy().starts_with('.') {
             continue;
         }
-        let wheels: Vec<_> = std::fs::read_dir(entry.path()).unwrap().map(|e| e.unwrap().path()).collect();
+        let wheels: Vec<_> =
+            std::fs::read_dir(entry.path()).unwrap().map(|e| e.unwrap().path()).collect();
         assert_eq!(wheels.len(), 1, "{:?}", entry.path());
         zip::ZipArchive::new(std::fs::File::open(&wheels[0]).unwrap()).expect("a complete wheel");
     }
     let again = xtask_json(&root, &cache, &["wheels", "clients", "--json"]);
     let shared = xtask_json(&root, &shared_cache(), &["wheels", "clients", "--json"]);
-    assert_eq!(shas(&again).values().map(|v| &v.0).collect::<Vec<_>>(), shas(&shared).values().map(|v| &v.0).collect::<Vec<_>>());
+    assert_eq!(
+        shas(&again).values().map(|v| &v.0).collect::<Vec<_>>(),
+        shas(&shared).values().map(|v| &v.0).collect::<Vec<_>>()
+    );
 }
 
 #[test]
 fn concurrent_runs_both_succeed_with_identical_wheels() {
     let root = repo_root();
     let cache = private_cache("concurrent");
-    let spawn = || xtask_cmd(&root, &cache, &["wheels", "export", "--json"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let spawn = || {
+        xtask_cmd(&root, &cache, &["wheels", "export", "--json"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
     let (a, b) = (spawn(), spawn());
     let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
     assert!(a.status.success(), "{}", text(&a.stderr));
     assert!(b.status.success(), "{}", text(&b.stderr));
-    let (a, b): (serde_json::Value, serde_json::Value) = (serde_json::from_slice(&a.stdout).unwrap(), serde_json::from_slice(&b.stdout).unwrap());
-    assert_eq!(shas(&a).values().map(|v| &v.0).collect::<Vec<_>>(), shas(&b).values().map(|v| &v.0).collect::<Vec<_>>());
+    let (a, b): (serde_json::Value, serde_json::Value) =
+        (serde_json::from_slice(&a.stdout).unwrap(), serde_json::from_slice(&b.stdout).unwrap());
+    assert_eq!(
+        shas(&a).values().map(|v| &v.0).collect::<Vec<_>>(),
+        shas(&b).values().map(|v| &v.0).collect::<Vec<_>>()
+    );
 }
 
 #[test]
 fn engine_down_is_a_clear_error() {
     let root = repo_root();
     let cache = private_cache("down");
-    let out = xtask_cmd(&root, &cache, &["wheels", "hello-world"]).env("DOCKER_HOST", "unix:///nonexistent/docker.sock").output().unwrap();
+    let out = xtask_cmd(&root, &cache, &["wheels", "hello-world"])
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("the Docker engine is not running"), "{}", text(&out.stderr));
-    let out = xtask_cmd(&root, &cache, &["fetch", "hello-world"]).env("DOCKER", "/nonexistent/docker").output().unwrap();
+    assert!(
+        text(&out.stderr).contains("the Docker engine is not running"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = xtask_cmd(&root, &cache, &["fetch", "hello-world"])
+        .env("DOCKER", "/nonexistent/docker")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("no container engine CLI"), "{}", text(&out.stderr));
 }
@@ -293,6 +419,10 @@ fn lock_uses_the_pinned_poetry_and_writes_only_the_lock() {
     let out = xtask(&repo, &cache, &["lock", "projects/hello-world"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let after = std::fs::read_to_string(&lock).unwrap();
-    assert!(after.starts_with("# This file is automatically @generated by Poetry 2.5.1"), "{}", &after[..80]);
+    assert!(
+        after.starts_with("# This file is automatically @generated by Poetry 2.5.1"),
+        "{}",
+        &after[..80]
+    );
     assert_eq!(after, before, "the same Poetry on the same manifest gives the committed lock");
 }

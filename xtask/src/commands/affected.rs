@@ -44,8 +44,16 @@ pub fn run(root: &Utf8Path, args: &AffectedArgs) -> Result<()> {
     } else {
         for a in &list {
             let first = &a.reasons[0];
-            let why = if first.chain.is_empty() { "repo-wide".to_string() } else { first.chain.join(" -> ") };
-            let more = if a.reasons.len() > 1 { format!(" (+{} more)", a.reasons.len() - 1) } else { String::new() };
+            let why = if first.chain.is_empty() {
+                "repo-wide".to_string()
+            } else {
+                first.chain.join(" -> ")
+            };
+            let more = if a.reasons.len() > 1 {
+                format!(" (+{} more)", a.reasons.len() - 1)
+            } else {
+                String::new()
+            };
             println!("{}  ({}: {why}){more}", a.path, first.changed);
         }
     }
@@ -57,23 +65,53 @@ pub fn run(root: &Utf8Path, args: &AffectedArgs) -> Result<()> {
 pub fn compute(sh: &Shell, repo: &Repo, since: &str, dirty: bool) -> Result<Vec<Affected>> {
     let root = &repo.root;
     let commit = format!("{since}^{{commit}}");
-    if cmd!(sh, "git -C {root} rev-parse --verify --quiet {commit}").quiet().ignore_stdout().run().is_err() {
-        let shallow = cmd!(sh, "git -C {root} rev-parse --is-shallow-repository").quiet().read().unwrap_or_default();
+    if cmd!(sh, "git -C {root} rev-parse --verify --quiet {commit}")
+        .quiet()
+        .ignore_stdout()
+        .run()
+        .is_err()
+    {
+        let shallow = cmd!(sh, "git -C {root} rev-parse --is-shallow-repository")
+            .quiet()
+            .read()
+            .unwrap_or_default();
         if shallow.trim() == "true" {
             bail!("revision {since:?} is not in this shallow clone; fetch more history (`git fetch --deepen=50`, or `fetch-depth: 0` in actions/checkout) and run again");
         }
         bail!("revision {since:?} does not exist in this repository; pass a commit, branch or tag");
     }
-    let base = cmd!(sh, "git -C {root} merge-base {since} HEAD").quiet().read().with_context(|| format!("find the merge base of {since} and HEAD"))?;
-    let mut changed: Vec<String> = cmd!(sh, "git -C {root} diff --name-only --no-renames {base} HEAD").quiet().read()?.lines().map(str::to_string).collect();
+    let base = cmd!(sh, "git -C {root} merge-base {since} HEAD")
+        .quiet()
+        .read()
+        .with_context(|| format!("find the merge base of {since} and HEAD"))?;
+    let mut changed: Vec<String> =
+        cmd!(sh, "git -C {root} diff --name-only --no-renames {base} HEAD")
+            .quiet()
+            .read()?
+            .lines()
+            .map(str::to_string)
+            .collect();
     if dirty {
-        changed.extend(cmd!(sh, "git -C {root} diff --name-only --no-renames HEAD").quiet().read()?.lines().map(str::to_string));
-        changed.extend(cmd!(sh, "git -C {root} ls-files --others --exclude-standard").quiet().read()?.lines().map(str::to_string));
+        changed.extend(
+            cmd!(sh, "git -C {root} diff --name-only --no-renames HEAD")
+                .quiet()
+                .read()?
+                .lines()
+                .map(str::to_string),
+        );
+        changed.extend(
+            cmd!(sh, "git -C {root} ls-files --others --exclude-standard")
+                .quiet()
+                .read()?
+                .lines()
+                .map(str::to_string),
+        );
     }
     changed.sort();
     changed.dedup();
     // The old graph matters only when manifests changed: packages added, deleted or moved.
-    let before = if changed.iter().any(|p| p == "pyproject.toml" || p.ends_with("/pyproject.toml")) {
+    let before = if changed.iter().any(|p| p == "pyproject.toml" || p.ends_with("/pyproject.toml"))
+    {
         Some(model::graph_at(sh, repo, &base)?)
     } else {
         None
@@ -94,9 +132,15 @@ pub fn affected(now: &Graph, before: Option<&Graph>, changed: &[String]) -> Vec<
     let graphs: Vec<&Graph> = std::iter::once(now).chain(before).collect();
     let indexes: Vec<Index> = graphs.iter().map(|g| Index::new(g, &projects)).collect();
     for path in changed {
-        if EVERYTHING.iter().any(|p| path == p.trim_end_matches('/') || (p.ends_with('/') && path.starts_with(p))) {
+        if EVERYTHING
+            .iter()
+            .any(|p| path == p.trim_end_matches('/') || (p.ends_with('/') && path.starts_with(p)))
+        {
             for dir in projects.keys() {
-                reasons.entry(dir).or_default().push(Reason { changed: path.clone(), chain: Vec::new() });
+                reasons
+                    .entry(dir)
+                    .or_default()
+                    .push(Reason { changed: path.clone(), chain: Vec::new() });
             }
             continue;
         }
@@ -117,7 +161,11 @@ pub fn affected(now: &Graph, before: Option<&Graph>, changed: &[String]) -> Vec<
     }
     reasons
         .into_iter()
-        .map(|(dir, reasons)| Affected { project: projects[dir].to_string(), path: dir.to_string(), reasons })
+        .map(|(dir, reasons)| Affected {
+            project: projects[dir].to_string(),
+            path: dir.to_string(),
+            reasons,
+        })
         .collect()
 }
 
@@ -130,7 +178,13 @@ struct Index<'g> {
 
 impl<'g> Index<'g> {
     fn new(g: &'g Graph, projects: &BTreeMap<&str, &str>) -> Index<'g> {
-        let by_dir = g.packages.iter().enumerate().filter(|(_, p)| p.kind != Kind::Config).map(|(i, p)| (p.dir.as_str(), i)).collect();
+        let by_dir = g
+            .packages
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.kind != Kind::Config)
+            .map(|(i, p)| (p.dir.as_str(), i))
+            .collect();
         let mut dependents: HashMap<usize, Vec<(&'g str, Vec<String>)>> = HashMap::new();
         for (i, p) in g.packages.iter().enumerate() {
             // Only projects that still exist now can be rebuilt.
@@ -139,7 +193,8 @@ impl<'g> Index<'g> {
             }
             let closure = g.closure(i, &[]);
             for (member, _) in &closure.order {
-                let chain = closure.chain(*member).iter().map(|&c| g.packages[c].dir.clone()).collect();
+                let chain =
+                    closure.chain(*member).iter().map(|&c| g.packages[c].dir.clone()).collect();
                 dependents.entry(*member).or_default().push((p.dir.as_str(), chain));
             }
         }
@@ -170,8 +225,13 @@ mod tests {
     }
 
     fn graph(files: &[(&str, String)]) -> Graph {
-        let d = files.iter().map(|(dir, t)| Discovered { dir: dir.to_string(), manifest: parse_manifest(t) }).collect();
-        Graph::build("/r", d, &|d: &str| d.starts_with("projects/"), &|_: &str| crate::model::DirState::Missing)
+        let d = files
+            .iter()
+            .map(|(dir, t)| Discovered { dir: dir.to_string(), manifest: parse_manifest(t) })
+            .collect();
+        Graph::build("/r", d, &|d: &str| d.starts_with("projects/"), &|_: &str| {
+            crate::model::DirState::Missing
+        })
     }
 
     fn sample() -> Graph {
@@ -198,9 +258,18 @@ mod tests {
     #[test]
     fn repo_wide_paths_projects_and_locks() {
         let g = sample();
-        assert_eq!(dirs(&affected(&g, None, &["docker/project.Dockerfile".into()])), vec!["projects/x", "projects/y"]);
-        assert_eq!(dirs(&affected(&g, None, &["Cargo.lock".into()])), vec!["projects/x", "projects/y"]);
-        assert_eq!(dirs(&affected(&g, None, &["projects/y/poetry.lock".into()])), vec!["projects/y"]);
+        assert_eq!(
+            dirs(&affected(&g, None, &["docker/project.Dockerfile".into()])),
+            vec!["projects/x", "projects/y"]
+        );
+        assert_eq!(
+            dirs(&affected(&g, None, &["Cargo.lock".into()])),
+            vec!["projects/x", "projects/y"]
+        );
+        assert_eq!(
+            dirs(&affected(&g, None, &["projects/y/poetry.lock".into()])),
+            vec!["projects/y"]
+        );
         assert!(affected(&g, None, &["libs/b/poetry.lock".into()]).is_empty());
         assert!(affected(&g, None, &["README.md".into(), "docs/x.md".into()]).is_empty());
     }
@@ -214,8 +283,13 @@ mod tests {
             ("projects/x", poetry("x", "b = { path = \"../../libs/b\" }")),
             ("projects/y", poetry("y", "c = { path = \"../../libs/c\" }")),
         ]);
-        let list = affected(&now, Some(&before), &["libs/a/pyproject.toml".into(), "libs/b/pyproject.toml".into()]);
+        let list = affected(
+            &now,
+            Some(&before),
+            &["libs/a/pyproject.toml".into(), "libs/b/pyproject.toml".into()],
+        );
         assert_eq!(dirs(&list), vec!["projects/x"]);
-        assert!(list[0].reasons.iter().any(|r| r.changed == "libs/a/pyproject.toml" && r.chain.last().map(String::as_str) == Some("libs/a")));
+        assert!(list[0].reasons.iter().any(|r| r.changed == "libs/a/pyproject.toml"
+            && r.chain.last().map(String::as_str) == Some("libs/a")));
     }
 }

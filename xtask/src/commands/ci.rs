@@ -31,7 +31,15 @@ pub fn run(root: &Utf8Path, args: &CiArgs) -> Result<()> {
     if args.matrix {
         let include = projects
             .iter()
-            .map(|dir| MatrixEntry { project: dir, name: repo.graph.packages.iter().find(|p| p.dir == *dir).map_or("", |p| p.name.as_str()) })
+            .map(|dir| MatrixEntry {
+                project: dir,
+                name: repo
+                    .graph
+                    .packages
+                    .iter()
+                    .find(|p| p.dir == *dir)
+                    .map_or("", |p| p.name.as_str()),
+            })
             .collect();
         // One line, ready for `echo "matrix=…" >> "$GITHUB_OUTPUT"`.
         println!("{}", serde_json::to_string(&Matrix { include })?);
@@ -42,7 +50,10 @@ pub fn run(root: &Utf8Path, args: &CiArgs) -> Result<()> {
         return step_summary(&[], "nothing to build");
     }
     let root_dir = &repo.root;
-    let sha = cmd!(sh, "git -C {root_dir} rev-parse --short=12 HEAD").quiet().read().context("read the commit to tag images with")?;
+    let sha = cmd!(sh, "git -C {root_dir} rev-parse --short=12 HEAD")
+        .quiet()
+        .read()
+        .context("read the commit to tag images with")?;
     let build_args = BuildImageArgs {
         projects: projects.clone(),
         all: false,
@@ -58,9 +69,15 @@ pub fn run(root: &Utf8Path, args: &CiArgs) -> Result<()> {
         let engine = Engine::connect(&sh)?;
         let bin = &engine.bin;
         for row in &rows {
-            let latest = format!("{}:latest", row.image.rsplit_once(':').map_or(row.image.as_str(), |(name, _)| name));
+            let latest = format!(
+                "{}:latest",
+                row.image.rsplit_once(':').map_or(row.image.as_str(), |(name, _)| name)
+            );
             let image = &row.image;
-            cmd!(sh, "{bin} tag {image} {latest}").quiet().run().with_context(|| format!("tag {latest}"))?;
+            cmd!(sh, "{bin} tag {image} {latest}")
+                .quiet()
+                .run()
+                .with_context(|| format!("tag {latest}"))?;
             if args.push {
                 engine.push(&sh, &latest)?;
             }
@@ -78,11 +95,22 @@ pub fn run(root: &Utf8Path, args: &CiArgs) -> Result<()> {
 fn select(sh: &Shell, repo: &Repo, args: &CiArgs) -> Result<Vec<String>> {
     let g = &repo.graph;
     if !args.projects.is_empty() {
-        return args.projects.iter().map(|q| g.find(q).map(|i| g.packages[i].dir.clone()).map_err(anyhow::Error::msg)).collect();
+        return args
+            .projects
+            .iter()
+            .map(|q| g.find(q).map(|i| g.packages[i].dir.clone()).map_err(anyhow::Error::msg))
+            .collect();
     }
     match &args.since {
-        Some(since) => Ok(affected::compute(sh, repo, since, false)?.into_iter().map(|a| a.path).collect()),
-        None => Ok(g.packages.iter().filter(|p| p.kind == Kind::Project).map(|p| p.dir.clone()).collect()),
+        Some(since) => {
+            Ok(affected::compute(sh, repo, since, false)?.into_iter().map(|a| a.path).collect())
+        }
+        None => Ok(g
+            .packages
+            .iter()
+            .filter(|p| p.kind == Kind::Project)
+            .map(|p| p.dir.clone())
+            .collect()),
     }
 }
 
@@ -121,6 +149,10 @@ fn step_summary(rows: &[ImageRow], title: &str) -> Result<()> {
             );
         }
     }
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&path).with_context(|| format!("open $GITHUB_STEP_SUMMARY ({path})"))?;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .with_context(|| format!("open $GITHUB_STEP_SUMMARY ({path})"))?;
     f.write_all(text.as_bytes()).with_context(|| format!("append to {path}"))
 }

@@ -44,7 +44,14 @@ pub fn run(root: &Utf8Path, args: &DevArgs) -> Result<ExitCode> {
 
 /// Builds the dev image unless one with the same inputs exists. Its inputs are manifests and
 /// locks, never library code.
-fn ensure_image(sh: &Shell, engine: &Engine, repo: &Repo, idx: usize, packages: &[&Package], resolved: &fetch::Resolved) -> Result<String> {
+fn ensure_image(
+    sh: &Shell,
+    engine: &Engine,
+    repo: &Repo,
+    idx: usize,
+    packages: &[&Package],
+    resolved: &fetch::Resolved,
+) -> Result<String> {
     let pkg = &repo.graph.packages[idx];
     let runtime_image = repo.config.runtime_image(&pkg.dir);
     let dockerfile = repo.read_or_default(TEMPLATE)?;
@@ -85,7 +92,9 @@ fn ensure_image(sh: &Shell, engine: &Engine, repo: &Repo, idx: usize, packages: 
         format!("RUNTIME_IMAGE={runtime_image}"),
         ctx.to_string(),
     ];
-    engine.build(&args, &mut |_| {}).with_context(|| format!("build the dev image of {} from {TEMPLATE}", pkg.dir))?;
+    engine
+        .build(&args, &mut |_| {})
+        .with_context(|| format!("build the dev image of {} from {TEMPLATE}", pkg.dir))?;
     Ok(tag)
 }
 
@@ -120,21 +129,41 @@ fn dev_layer(repo: &Repo, packages: &[&Package]) -> Result<Vec<Placed>> {
             zip.write_all(text.as_bytes())?;
         }
         let wheel = zip.finish()?.into_inner();
-        out.extend(install(&wheel, &layout).map_err(anyhow::Error::msg).with_context(|| format!("dev metadata of {}", pkg.dir))?);
+        out.extend(
+            install(&wheel, &layout)
+                .map_err(anyhow::Error::msg)
+                .with_context(|| format!("dev metadata of {}", pkg.dir))?,
+        );
     }
     Ok(out)
 }
 
-fn run_container(engine: &Engine, repo: &Repo, packages: &[&Package], project: &Package, image: &str, command: &[String]) -> Result<ExitCode> {
+fn run_container(
+    engine: &Engine,
+    repo: &Repo,
+    packages: &[&Package],
+    project: &Package,
+    image: &str,
+    command: &[String],
+) -> Result<ExitCode> {
     let user = owner_of(&repo.root.join(&project.dir))?;
     let mut args: Vec<String> = vec!["run".into(), "--rm".into(), "--user".into(), user];
     for pkg in packages {
         args.extend(["-v".into(), format!("{}:{MOUNT}/{}", repo.root.join(&pkg.dir), pkg.dir)]);
     }
     // `pytest` alone runs the tests of the project and of every local package it uses.
-    let tests: Vec<String> =
-        packages.iter().filter(|p| repo.root.join(&p.dir).join("tests").is_dir()).map(|p| format!("{MOUNT}/{}/tests", p.dir)).collect();
-    args.extend(["-e".into(), format!("PYTEST_ADDOPTS=-p no:cacheprovider --import-mode=importlib -o \"testpaths={}\"", tests.join(" "))]);
+    let tests: Vec<String> = packages
+        .iter()
+        .filter(|p| repo.root.join(&p.dir).join("tests").is_dir())
+        .map(|p| format!("{MOUNT}/{}/tests", p.dir))
+        .collect();
+    args.extend([
+        "-e".into(),
+        format!(
+            "PYTEST_ADDOPTS=-p no:cacheprovider --import-mode=importlib -o \"testpaths={}\"",
+            tests.join(" ")
+        ),
+    ]);
     args.extend(["-w".into(), format!("{MOUNT}/{}", project.dir)]);
     let interactive = command.is_empty();
     if interactive {
@@ -148,12 +177,20 @@ fn run_container(engine: &Engine, repo: &Repo, packages: &[&Package], project: &
     }
     // Interactive sessions need our terminal: xshell nulls stdin, so this one child is run
     // with std::process::Command and inherited stdio; its exit code becomes ours.
-    let status = std::process::Command::new(&engine.bin).args(&args).status().with_context(|| format!("run {} {}", engine.bin, args[0]))?;
+    let status = std::process::Command::new(&engine.bin)
+        .args(&args)
+        .status()
+        .with_context(|| format!("run {} {}", engine.bin, args[0]))?;
     let code = status.code().unwrap_or(1);
     if code == 127 && !interactive {
-        eprintln!("error: `{}` is not a command in the dev image of {} (exit code 127)", command[0], project.dir);
+        eprintln!(
+            "error: `{}` is not a command in the dev image of {} (exit code 127)",
+            command[0], project.dir
+        );
     } else if code == 125 {
-        bail!("the engine could not start the dev container (exit code 125); see the message above");
+        bail!(
+            "the engine could not start the dev container (exit code 125); see the message above"
+        );
     }
     Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
 }

@@ -47,8 +47,13 @@ pub fn run(root: &Utf8Path, args: &FetchArgs) -> Result<()> {
     let sh = Shell::new()?;
     let house = ensure(&sh, &repo, &args.project, !args.json)?;
     if args.json {
-        let project = &repo.graph.packages[repo.graph.find(&args.project).map_err(anyhow::Error::msg)?].dir;
-        print_json(&FetchJson { project, requirements: &house.requirements, wheels: &house.wheels })?;
+        let project =
+            &repo.graph.packages[repo.graph.find(&args.project).map_err(anyhow::Error::msg)?].dir;
+        print_json(&FetchJson {
+            project,
+            requirements: &house.requirements,
+            wheels: &house.wheels,
+        })?;
     } else {
         let fetched = house.wheels.iter().filter(|w| !w.cached).count();
         println!(
@@ -89,20 +94,33 @@ pub fn resolve_for(repo: &Repo, idx: usize, dev: bool) -> Result<Resolved> {
         }
         Err(e) => return Err(e).with_context(|| format!("read {lock_rel}")),
     };
-    let lock = parse_lock(&lock_text).map_err(anyhow::Error::msg).with_context(|| format!("read {lock_rel}"))?;
+    let lock = parse_lock(&lock_text)
+        .map_err(anyhow::Error::msg)
+        .with_context(|| format!("read {lock_rel}"))?;
     let roots: Vec<Root> = pkg
         .manifest
         .deps
         .iter()
         .filter(|d| (d.group == MAIN || dev) && !d.optional)
-        .map(|d| Root { name: d.name.clone(), extras: d.extras.clone(), markers: d.markers.clone() })
+        .map(|d| Root {
+            name: d.name.clone(),
+            extras: d.extras.clone(),
+            markers: d.markers.clone(),
+        })
         .collect();
     let pinned = match third_party(&lock, &roots, &repo.config.runtime) {
         Ok(pinned) => pinned,
         Err(e @ LockError::Missing(_)) => {
-            bail!("{lock_rel} is stale ({e}, which a manifest asks for); run `cargo xtask lock {}`", pkg.dir)
+            bail!(
+                "{lock_rel} is stale ({e}, which a manifest asks for); run `cargo xtask lock {}`",
+                pkg.dir
+            )
         }
-        Err(e) => return Err(e).with_context(|| format!("resolve the third-party set of {} from {lock_rel}", pkg.dir)),
+        Err(e) => {
+            return Err(e).with_context(|| {
+                format!("resolve the third-party set of {} from {lock_rel}", pkg.dir)
+            })
+        }
     };
     let name = if dev { format!("{}-dev", pkg.name) } else { pkg.name.clone() };
     Ok(Resolved { pinned, dir: pkg.dir.clone(), name, lock_text })
@@ -110,13 +128,22 @@ pub fn resolve_for(repo: &Repo, idx: usize, dev: bool) -> Result<Resolved> {
 
 /// For a dry run: each pinned package with its wheelhouse file, if one is there (nothing is
 /// discarded or downloaded).
-pub fn cached_status(repo: &Repo, resolved: &Resolved) -> Result<Vec<(String, Option<Utf8PathBuf>)>> {
+pub fn cached_status(
+    repo: &Repo,
+    resolved: &Resolved,
+) -> Result<Vec<(String, Option<Utf8PathBuf>)>> {
     let house = repo.cache.join("wheelhouse");
-    let (minor, machine) = (repo.config.runtime.python_minor(), repo.config.runtime.platform_machine.as_str());
+    let (minor, machine) =
+        (repo.config.runtime.python_minor(), repo.config.runtime.platform_machine.as_str());
     resolved
         .pinned
         .iter()
-        .map(|p| Ok((format!("{}=={}", p.name, p.version), cached_file(&house, p, minor, machine, false, false)?.map(|f| f.0))))
+        .map(|p| {
+            Ok((
+                format!("{}=={}", p.name, p.version),
+                cached_file(&house, p, minor, machine, false, false)?.map(|f| f.0),
+            ))
+        })
         .collect()
 }
 
@@ -163,7 +190,13 @@ pub fn provide(sh: &Shell, repo: &Repo, resolved: &Resolved, verbose: bool) -> R
         let (file, sha256) = have[&p.name].clone();
         requirements += &format!("{}=={} --hash=sha256:{sha256}\n", p.name, p.version);
         let cached = !missing.iter().any(|m| m.name == p.name);
-        rows.push(FetchedRow { name: p.name.clone(), version: p.version.clone(), file, sha256, cached });
+        rows.push(FetchedRow {
+            name: p.name.clone(),
+            version: p.version.clone(),
+            file,
+            sha256,
+            cached,
+        });
     }
     let req_dir = repo.work.join("requirements");
     std::fs::create_dir_all(&req_dir)?;
@@ -175,7 +208,14 @@ pub fn provide(sh: &Shell, repo: &Repo, resolved: &Resolved, verbose: bool) -> R
 /// A wheelhouse file of `p` that the runtime can install and whose hash the lock pins, or a
 /// wheel built from a pinned sdist. A file with the right name but the wrong hash is
 /// deleted, never used.
-fn cached_file(house: &Utf8Path, p: &Pinned, minor: u32, machine: &str, verbose: bool, discard: bool) -> Result<Option<(Utf8PathBuf, String)>> {
+fn cached_file(
+    house: &Utf8Path,
+    p: &Pinned,
+    minor: u32,
+    machine: &str,
+    verbose: bool,
+    discard: bool,
+) -> Result<Option<(Utf8PathBuf, String)>> {
     for (file, hash) in &p.files {
         let path = house.join(file);
         if !tags::compatible(file, minor, machine) || !path.is_file() {
@@ -196,8 +236,11 @@ fn cached_file(house: &Utf8Path, p: &Pinned, minor: u32, machine: &str, verbose:
     for (file, hash) in p.files.iter().filter(|(f, _)| !f.ends_with(".whl")) {
         let built = house.join(FROM_SDIST).join(hash.trim_start_matches("sha256:"));
         let Ok(entries) = built.read_dir_utf8() else { continue };
-        let wheels: Vec<Utf8PathBuf> =
-            entries.filter_map(|e| e.ok()).map(|e| e.into_path()).filter(|p| p.extension() == Some("whl")).collect();
+        let wheels: Vec<Utf8PathBuf> = entries
+            .filter_map(|e| e.ok())
+            .map(|e| e.into_path())
+            .filter(|p| p.extension() == Some("whl"))
+            .collect();
         if let [wheel] = wheels.as_slice() {
             let sha = sha256_of(wheel)?;
             if verbose {
@@ -215,7 +258,13 @@ const FROM_SDIST: &str = "from-sdist";
 /// Downloads `missing` with pip in the runtime image (so pip picks files for its platform),
 /// grouped by package index, with the host's pip settings mounted. Each file is checked
 /// against the lock's hashes before it enters the wheelhouse.
-fn download(sh: &Shell, engine: &Engine, repo: &Repo, house: &Utf8Path, missing: &[&Pinned]) -> Result<()> {
+fn download(
+    sh: &Shell,
+    engine: &Engine,
+    repo: &Repo,
+    house: &Utf8Path,
+    missing: &[&Pinned],
+) -> Result<()> {
     let tmp = repo.scratch("fetch")?;
     let result = (|| {
         let mut by_index: BTreeMap<Option<&str>, Vec<&Pinned>> = BTreeMap::new();
@@ -223,17 +272,20 @@ fn download(sh: &Shell, engine: &Engine, repo: &Repo, house: &Utf8Path, missing:
             by_index.entry(p.index.as_deref()).or_default().push(p);
         }
         let user = toolchain::owner_of(&tmp)?;
-        let (bin, image, pip) = (&engine.bin, &repo.config.toolchain.python_image, crate::pipenv::docker_args());
+        let (bin, image, pip) =
+            (&engine.bin, &repo.config.toolchain.python_image, crate::pipenv::docker_args());
         for (n, (index, group)) in by_index.iter().enumerate() {
             let req: String = group
                 .iter()
                 .map(|p| {
-                    let hashes: String = p.files.iter().map(|(_, h)| format!(" --hash={h}")).collect();
+                    let hashes: String =
+                        p.files.iter().map(|(_, h)| format!(" --hash={h}")).collect();
                     format!("{}=={}{hashes}\n", p.name, p.version)
                 })
                 .collect();
             std::fs::write(tmp.join(format!("req-{n}.txt")), req)?;
-            let index_args: Vec<String> = index.map(|u| vec!["--index-url".to_string(), u.to_string()]).unwrap_or_default();
+            let index_args: Vec<String> =
+                index.map(|u| vec!["--index-url".to_string(), u.to_string()]).unwrap_or_default();
             let mount = format!("{tmp}:/work");
             let req_file = format!("/work/req-{n}.txt");
             let pip_args = pip.clone();
@@ -252,12 +304,14 @@ fn download(sh: &Shell, engine: &Engine, repo: &Repo, house: &Utf8Path, missing:
             let path = entry?.into_path();
             let name = path.file_name().unwrap_or_default().to_string();
             let actual = format!("sha256:{}", sha256_hex(&std::fs::read(&path)?));
-            let allowed = missing.iter().any(|p| p.files.iter().any(|(f, h)| *f == name && *h == actual));
+            let allowed =
+                missing.iter().any(|p| p.files.iter().any(|(f, h)| *f == name && *h == actual));
             if !allowed {
                 bail!("{name}: its sha256 does not match poetry.lock; the file was discarded (a tampered or changed index?)");
             }
             if name.ends_with(".whl") {
-                std::fs::rename(&path, house.join(&name)).with_context(|| format!("move {name} into the wheelhouse"))?;
+                std::fs::rename(&path, house.join(&name))
+                    .with_context(|| format!("move {name} into the wheelhouse"))?;
             } else {
                 sdists.push((name, actual));
             }
@@ -273,7 +327,14 @@ fn download(sh: &Shell, engine: &Engine, repo: &Repo, house: &Utf8Path, missing:
 
 /// Builds wheels from verified sdists in the build image, offline, with the backends the build
 /// image carries (poetry-core, setuptools), and files each under its sdist's hash.
-fn build_sdists(sh: &Shell, engine: &Engine, repo: &Repo, house: &Utf8Path, tmp: &Utf8Path, sdists: &[(String, String)]) -> Result<()> {
+fn build_sdists(
+    sh: &Shell,
+    engine: &Engine,
+    repo: &Repo,
+    house: &Utf8Path,
+    tmp: &Utf8Path,
+    sdists: &[(String, String)],
+) -> Result<()> {
     let image = toolchain::ensure_build_image(sh, engine, repo)?;
     let user = toolchain::owner_of(tmp)?;
     let (bin, mount) = (&engine.bin, format!("{tmp}:/work"));
@@ -292,7 +353,8 @@ fn build_sdists(sh: &Shell, engine: &Engine, repo: &Repo, house: &Utf8Path, tmp:
         let entry = entry?;
         let dest = house.join(FROM_SDIST).join(entry.file_name());
         if !dest.exists() {
-            std::fs::rename(entry.path(), &dest).with_context(|| format!("move the wheel built from an sdist to {dest}"))?;
+            std::fs::rename(entry.path(), &dest)
+                .with_context(|| format!("move the wheel built from an sdist to {dest}"))?;
         }
     }
     Ok(())
@@ -300,7 +362,13 @@ fn build_sdists(sh: &Shell, engine: &Engine, repo: &Repo, house: &Utf8Path, tmp:
 
 /// Refuses a lock that no longer matches its manifest, using the pinned Poetry itself
 /// (`poetry check --lock`, offline). A passing check is remembered by content hash.
-fn check_lock_fresh(sh: &Shell, engine: &LazyEngine, repo: &Repo, dir: &str, lock_text: &str) -> Result<()> {
+fn check_lock_fresh(
+    sh: &Shell,
+    engine: &LazyEngine,
+    repo: &Repo,
+    dir: &str,
+    lock_text: &str,
+) -> Result<()> {
     let manifest = std::fs::read(repo.root.join(dir).join("pyproject.toml"))?;
     let toolchain_id = toolchain::identity(repo)?;
     let mut input = manifest;
@@ -320,7 +388,11 @@ fn check_lock_fresh(sh: &Shell, engine: &LazyEngine, repo: &Repo, dir: &str, loc
         .ignore_status()
         .output()?;
     if !out.status.success() {
-        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         if text.contains("changed significantly") || text.contains("not consistent") {
             bail!("{dir}/poetry.lock is stale: {dir}/pyproject.toml changed since it was locked; run `cargo xtask lock {dir}`");
         }

@@ -53,7 +53,11 @@ fn plan(args: &GenRepoArgs) -> Vec<Spec> {
             }
         }
         layers[layer].push(i);
-        specs.push(Spec { dir: format!("libs/layer{layer}/lib{i:04}"), name: format!("synth.lib{i:04}"), deps });
+        specs.push(Spec {
+            dir: format!("libs/layer{layer}/lib{i:04}"),
+            name: format!("synth.lib{i:04}"),
+            deps,
+        });
     }
     for j in 0..args.projects {
         let mut deps: Vec<(usize, bool)> = Vec::new();
@@ -84,22 +88,39 @@ fn manifest(specs: &[Spec], i: usize) -> String {
         let _ = writeln!(out, "packages = [{{ include = \"{module}\" }}]\n\n[tool.poetry.dependencies]\npython = \"^3.11\"");
         for &(d, optional) in &s.deps {
             let opt = if optional { ", optional = true" } else { "" };
-            let _ = writeln!(out, "\"{}\" = {{ path = \"{}\", develop = true{opt} }}", specs[d].name, rel(d));
+            let _ = writeln!(
+                out,
+                "\"{}\" = {{ path = \"{}\", develop = true{opt} }}",
+                specs[d].name,
+                rel(d)
+            );
         }
-        let optional: Vec<&str> = s.deps.iter().filter(|d| d.1).map(|&(d, _)| specs[d].name.as_str()).collect();
+        let optional: Vec<&str> =
+            s.deps.iter().filter(|d| d.1).map(|&(d, _)| specs[d].name.as_str()).collect();
         if !optional.is_empty() {
             let _ = writeln!(out, "\n[tool.poetry.extras]\nfull = {:?}", optional);
         }
     } else {
-        let required: Vec<&str> = s.deps.iter().filter(|d| !d.1).map(|&(d, _)| specs[d].name.as_str()).collect();
-        let _ = writeln!(out, "[project]\nname = \"{}\"\nversion = \"0.1.{i}\"\ndependencies = {required:?}", s.name);
-        let optional: Vec<&str> = s.deps.iter().filter(|d| d.1).map(|&(d, _)| specs[d].name.as_str()).collect();
+        let required: Vec<&str> =
+            s.deps.iter().filter(|d| !d.1).map(|&(d, _)| specs[d].name.as_str()).collect();
+        let _ = writeln!(
+            out,
+            "[project]\nname = \"{}\"\nversion = \"0.1.{i}\"\ndependencies = {required:?}",
+            s.name
+        );
+        let optional: Vec<&str> =
+            s.deps.iter().filter(|d| d.1).map(|&(d, _)| specs[d].name.as_str()).collect();
         if !optional.is_empty() {
             let _ = writeln!(out, "\n[project.optional-dependencies]\nfull = {optional:?}");
         }
         let _ = writeln!(out, "\n[tool.poetry]\npackages = [{{ include = \"{module}\" }}]\n\n[tool.poetry.dependencies]");
         for &(d, _) in &s.deps {
-            let _ = writeln!(out, "\"{}\" = {{ path = \"{}\", develop = true }}", specs[d].name, rel(d));
+            let _ = writeln!(
+                out,
+                "\"{}\" = {{ path = \"{}\", develop = true }}",
+                specs[d].name,
+                rel(d)
+            );
         }
     }
     out += "\n[build-system]\nrequires = [\"poetry-core>=2.0\"]\nbuild-backend = \"poetry.core.masonry.api\"\n";
@@ -123,7 +144,8 @@ fn write_package(out: &Utf8Path, specs: &[Spec], i: usize) -> Result<()> {
     let dir = out.join(&specs[i].dir);
     let module = specs[i].name.replace(['.', '-'], "_");
     std::fs::create_dir_all(dir.join(&module)).with_context(|| format!("create {dir}"))?;
-    std::fs::write(dir.join("pyproject.toml"), manifest(specs, i)).with_context(|| format!("write {dir}/pyproject.toml"))?;
+    std::fs::write(dir.join("pyproject.toml"), manifest(specs, i))
+        .with_context(|| format!("write {dir}/pyproject.toml"))?;
     std::fs::write(dir.join(&module).join("__init__.py"), format!("NAME = {:?}\n", specs[i].name))
         .with_context(|| format!("write {dir}/{module}/__init__.py"))?;
     Ok(())
@@ -139,9 +161,18 @@ mod tests {
     fn generated_manifests_parse_into_an_acyclic_graph() {
         let args = GenRepoArgs { out: "unused".into(), libs: 60, projects: 20, depth: 5, seed: 7 };
         let specs = plan(&args);
-        let discovered =
-            (0..specs.len()).map(|i| Discovered { dir: specs[i].dir.clone(), manifest: parse_manifest(&manifest(&specs, i)) }).collect();
-        let g = Graph::build("/r", discovered, &|d: &str| d.starts_with("projects/"), &|_: &str| unreachable!());
+        let discovered = (0..specs.len())
+            .map(|i| Discovered {
+                dir: specs[i].dir.clone(),
+                manifest: parse_manifest(&manifest(&specs, i)),
+            })
+            .collect();
+        let g = Graph::build(
+            "/r",
+            discovered,
+            &|d: &str| d.starts_with("projects/"),
+            &|_: &str| unreachable!(),
+        );
         assert!(g.problems().is_empty(), "{:?}", g.problems());
         assert_eq!(g.packages.len(), 80);
         assert!(g.edges.len() >= 60, "{} edges", g.edges.len());

@@ -8,7 +8,11 @@ use serde::Serialize;
 
 use super::{package_rows, print_json, report, PackageRow};
 use crate::cli::GraphArgs;
-use crate::model::{self, graph::{Edge, Graph, Problem}, Kind};
+use crate::model::{
+    self,
+    graph::{Edge, Graph, Problem},
+    Kind,
+};
 
 #[derive(Serialize)]
 struct EdgeRow<'a> {
@@ -69,12 +73,21 @@ pub fn run(repo: &Utf8Path, args: &GraphArgs) -> Result<()> {
     });
     if args.json {
         let edges = g.edges.iter().map(|e| edge_row(g, e)).collect();
-        print_json(&GraphJson { packages: package_rows(g), edges, errors: problems.clone(), closure: closure_rows })?;
+        print_json(&GraphJson {
+            packages: package_rows(g),
+            edges,
+            errors: problems.clone(),
+            closure: closure_rows,
+        })?;
     } else if args.dot {
         print!("{}", dot(g, closure.as_ref().map(|o| o.iter().map(|(i, _)| *i).collect())));
     } else if let Some(rows) = closure_rows {
         for (n, row) in rows.iter().enumerate() {
-            let extras = if row.extras.is_empty() { String::new() } else { format!("[{}]", row.extras.join(",")) };
+            let extras = if row.extras.is_empty() {
+                String::new()
+            } else {
+                format!("[{}]", row.extras.join(","))
+            };
             println!("{:>3}. {}{extras}  ({})", n + 1, row.name, row.path);
         }
     } else {
@@ -88,10 +101,17 @@ fn print_edges(g: &Graph) {
         println!("{} ({} {})", p.dir, p.name, p.version.as_deref().unwrap_or("-"));
         for e in g.edges.iter().filter(|e| e.from == i) {
             let row = edge_row(g, e);
-            let extras = if row.extras.is_empty() { String::new() } else { format!("[{}]", row.extras.join(",")) };
+            let extras = if row.extras.is_empty() {
+                String::new()
+            } else {
+                format!("[{}]", row.extras.join(","))
+            };
             let dep = g.dep(e);
-            let optional =
-                if dep.optional { format!(", optional via {}", dep.enabled_by.join("|")) } else { String::new() };
+            let optional = if dep.optional {
+                format!(", optional via {}", dep.enabled_by.join("|"))
+            } else {
+                String::new()
+            };
             println!("  -> {}{extras} ({}{optional})", row.to, row.group);
         }
     }
@@ -99,7 +119,8 @@ fn print_edges(g: &Graph) {
 
 /// Graphviz DOT: every package and edge, or only a closure's packages and main edges.
 fn dot(g: &Graph, only: Option<BTreeSet<usize>>) -> String {
-    let keep = |i: usize| only.as_ref().map_or(g.packages[i].kind != Kind::Config, |s| s.contains(&i));
+    let keep =
+        |i: usize| only.as_ref().map_or(g.packages[i].kind != Kind::Config, |s| s.contains(&i));
     let mut out = String::from("digraph monorepo {\n  rankdir=LR;\n  node [shape=box];\n");
     for p in g.packages.iter().enumerate().filter(|(i, _)| keep(*i)).map(|(_, p)| p) {
         let shape = if p.kind == Kind::Project { ", style=bold" } else { "" };

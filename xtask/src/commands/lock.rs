@@ -20,7 +20,10 @@ pub fn run(root: &Utf8Path, args: &LockArgs) -> Result<()> {
     } else if args.packages.is_empty() && !args.toolchain {
         bail!("name the packages to lock (paths or names), or pass --all or --toolchain");
     } else {
-        args.packages.iter().map(|q| g.find(q).map_err(anyhow::Error::msg)).collect::<Result<_>>()?
+        args.packages
+            .iter()
+            .map(|q| g.find(q).map_err(anyhow::Error::msg))
+            .collect::<Result<_>>()?
     };
     let sh = Shell::new()?;
     let engine = Engine::connect(&sh)?;
@@ -37,9 +40,11 @@ pub fn run(root: &Utf8Path, args: &LockArgs) -> Result<()> {
         let pkg = &g.packages[i];
         let t0 = Instant::now();
         let host_dir = repo.root.join(&pkg.dir);
-        let inside = if pkg.dir == "." { "/repo".to_string() } else { format!("/repo/{}", pkg.dir) };
+        let inside =
+            if pkg.dir == "." { "/repo".to_string() } else { format!("/repo/{}", pkg.dir) };
         let user = toolchain::owner_of(&host_dir)?;
-        let (bin, pip, poetry) = (&engine.bin, crate::pipenv::docker_args(), crate::pipenv::poetry_args());
+        let (bin, pip, poetry) =
+            (&engine.bin, crate::pipenv::docker_args(), crate::pipenv::poetry_args());
         // The repo is read-only but for the package's own folder, where Poetry writes poetry.lock.
         // It sits at /repo on every machine, so the file:// URLs Poetry writes are the same.
         let repo_mount = format!("{}:/repo:ro", repo.root);
@@ -67,8 +72,12 @@ fn lock_toolchain(sh: &Shell, engine: &Engine, repo: &crate::model::Repo) -> Res
         if file == "pins.txt" {
             continue;
         }
-        let (name, version) = dist_of(&file).with_context(|| format!("read the name and version of {file}"))?;
-        lines.push(format!("{name}=={version} --hash=sha256:{}", sha256_hex(&std::fs::read(&path)?)));
+        let (name, version) =
+            dist_of(&file).with_context(|| format!("read the name and version of {file}"))?;
+        lines.push(format!(
+            "{name}=={version} --hash=sha256:{}",
+            sha256_hex(&std::fs::read(&path)?)
+        ));
     }
     lines.sort();
     let python = &repo.config.runtime.python_full_version;
@@ -84,7 +93,12 @@ fn lock_toolchain(sh: &Shell, engine: &Engine, repo: &crate::model::Repo) -> Res
     std::fs::write(&tmp, text).with_context(|| format!("write {tmp}"))?;
     std::fs::rename(&tmp, &path).with_context(|| format!("write {path}"))?;
     let _ = std::fs::remove_dir_all(&dir);
-    println!("locked the toolchain ({} files) in {:.1} s: {}", lines.len(), t0.elapsed().as_secs_f64(), toolchain::TOOLCHAIN_LOCK);
+    println!(
+        "locked the toolchain ({} files) in {:.1} s: {}",
+        lines.len(),
+        t0.elapsed().as_secs_f64(),
+        toolchain::TOOLCHAIN_LOCK
+    );
     Ok(())
 }
 
@@ -95,7 +109,9 @@ fn dist_of(file: &str) -> Option<(String, String)> {
             let mut parts = stem.split('-');
             (parts.next()?, parts.next()?)
         }
-        None => file.strip_suffix(".tar.gz").or_else(|| file.strip_suffix(".zip"))?.rsplit_once('-')?,
+        None => {
+            file.strip_suffix(".tar.gz").or_else(|| file.strip_suffix(".zip"))?.rsplit_once('-')?
+        }
     };
     Some((crate::model::names::normalize(name), version.to_string()))
 }
@@ -104,8 +120,14 @@ fn dist_of(file: &str) -> Option<(String, String)> {
 mod tests {
     #[test]
     fn dist_names_and_versions_come_from_file_names() {
-        assert_eq!(super::dist_of("poetry_core-2.5.0-py3-none-any.whl"), Some(("poetry-core".into(), "2.5.0".into())));
-        assert_eq!(super::dist_of("jaraco.classes-3.4.0-py3-none-any.whl"), Some(("jaraco-classes".into(), "3.4.0".into())));
+        assert_eq!(
+            super::dist_of("poetry_core-2.5.0-py3-none-any.whl"),
+            Some(("poetry-core".into(), "2.5.0".into()))
+        );
+        assert_eq!(
+            super::dist_of("jaraco.classes-3.4.0-py3-none-any.whl"),
+            Some(("jaraco-classes".into(), "3.4.0".into()))
+        );
         assert_eq!(super::dist_of("docopt-0.6.2.tar.gz"), Some(("docopt".into(), "0.6.2".into())));
         assert_eq!(super::dist_of("README"), None);
     }

@@ -17,7 +17,10 @@ pub fn run(root: &Utf8Path) -> Result<()> {
     let (daemon, image) = engine_and_base_image(&sh, root)?;
     // Unlike the test harness, `up` leaves the engine running for the commands that follow.
     daemon.detach();
-    println!("engine and {image} ready in {:.1} s (daemon log: target/xtask/dockerd.log)", started.elapsed().as_secs_f64());
+    println!(
+        "engine and {image} ready in {:.1} s (daemon log: target/xtask/dockerd.log)",
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 
@@ -33,7 +36,8 @@ pub fn engine_and_base_image(sh: &Shell, root: &Utf8Path) -> Result<(Daemon, Str
 
 /// Whether `bin` is an executable file on PATH.
 fn have(bin: &str) -> bool {
-    std::env::var_os("PATH").is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(bin).is_file()))
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(bin).is_file()))
 }
 
 fn ensure_docker_installed(sh: &Shell) -> Result<()> {
@@ -63,7 +67,13 @@ impl Daemon {
 
     /// Starts `program` in the background, logging to `log` (never to our stdout, so it cannot
     /// hold CI's output open), and waits until `ready` says it answers.
-    fn start(program: &str, args: &[&str], log: &Utf8Path, within: Duration, ready: impl Fn() -> bool) -> Result<Daemon> {
+    fn start(
+        program: &str,
+        args: &[&str],
+        log: &Utf8Path,
+        within: Duration,
+        ready: impl Fn() -> bool,
+    ) -> Result<Daemon> {
         std::fs::create_dir_all(log.parent().unwrap_or(log))?;
         let file = File::create(log).with_context(|| format!("create {log}"))?;
         // xshell cannot leave a child running in the background, hence std::process here.
@@ -123,14 +133,23 @@ pub fn start_registry(sh: &Shell, root: &Utf8Path) -> Result<(Daemon, String)> {
         &config,
         format!("version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {dir}/data\n  delete:\n    enabled: true\nhttp:\n  addr: {address}\n"),
     )?;
-    let daemon = Daemon::start("docker-registry", &["serve", config.as_str()], &dir.join("registry.log"), Duration::from_secs(20), || {
-        std::net::TcpStream::connect(&address).is_ok()
-    })?;
+    let daemon = Daemon::start(
+        "docker-registry",
+        &["serve", config.as_str()],
+        &dir.join("registry.log"),
+        Duration::from_secs(20),
+        || std::net::TcpStream::connect(&address).is_ok(),
+    )?;
     Ok((daemon, address))
 }
 
 fn engine_answers(sh: &Shell) -> bool {
-    cmd!(sh, "docker version --format {SERVER_VERSION}").quiet().ignore_stdout().ignore_stderr().run().is_ok()
+    cmd!(sh, "docker version --format {SERVER_VERSION}")
+        .quiet()
+        .ignore_stdout()
+        .ignore_stderr()
+        .run()
+        .is_ok()
 }
 
 fn ensure_engine(sh: &Shell, root: &Utf8Path) -> Result<Daemon> {
@@ -145,7 +164,13 @@ fn ensure_engine(sh: &Shell, root: &Utf8Path) -> Result<Daemon> {
 /// Makes the base image available: pulled when a registry answers, otherwise built locally
 /// from Debian packages and labelled as a stand-in.
 fn ensure_base_image(sh: &Shell, root: &Utf8Path, image: &str) -> Result<()> {
-    if cmd!(sh, "docker image inspect {image}").quiet().ignore_stdout().ignore_stderr().run().is_ok() {
+    if cmd!(sh, "docker image inspect {image}")
+        .quiet()
+        .ignore_stdout()
+        .ignore_stderr()
+        .run()
+        .is_ok()
+    {
         return Ok(());
     }
     if cmd!(sh, "docker pull {image}").quiet().ignore_stdout().ignore_stderr().run().is_ok() {
@@ -165,7 +190,13 @@ fn ensure_base_image(sh: &Shell, root: &Utf8Path, image: &str) -> Result<()> {
         .context("debootstrap a bookworm rootfs with python3")?;
     // The stand-in behaves like the official image: pip may install system-wide and
     // `python` exists; apt caches and docs are dropped to stay close to its size.
-    for trash in ["var/cache/apt/archives", "var/lib/apt/lists", "usr/share/doc", "usr/share/man", "usr/share/locale"] {
+    for trash in [
+        "var/cache/apt/archives",
+        "var/lib/apt/lists",
+        "usr/share/doc",
+        "usr/share/man",
+        "usr/share/locale",
+    ] {
         sh.remove_path(rootfs.join(trash))?;
     }
     sh.remove_path(rootfs.join("usr/lib/python3.11/EXTERNALLY-MANAGED"))?;

@@ -48,7 +48,12 @@ pub fn run(root: &Utf8Path, args: &WheelsArgs) -> Result<()> {
         print_json(&WheelsJson { wheels: &rows })?;
     } else {
         let built = rows.iter().filter(|r| !r.cached).count();
-        println!("{} wheels ({built} built, {} cached) in {:.2} s", rows.len(), rows.len() - built, start.elapsed().as_secs_f64());
+        println!(
+            "{} wheels ({built} built, {} cached) in {:.2} s",
+            rows.len(),
+            rows.len() - built,
+            start.elapsed().as_secs_f64()
+        );
     }
     Ok(())
 }
@@ -80,7 +85,10 @@ pub fn plan(repo: &Repo, root_idx: usize) -> Result<Vec<Job>> {
     for (idx, _) in &closure.order {
         let pkg = &g.packages[*idx];
         let version = pkg.version.clone().with_context(|| {
-            format!("{}: no static version; xtask pins local dependencies by version, so set one", pkg.manifest_path())
+            format!(
+                "{}: no static version; xtask pins local dependencies by version, so set one",
+                pkg.manifest_path()
+            )
         })?;
         let mut pins = BTreeMap::new();
         for e in g.edges.iter().filter(|e| e.from == *idx && g.dep(e).group == MAIN) {
@@ -89,7 +97,10 @@ pub fn plan(repo: &Repo, root_idx: usize) -> Result<Vec<Job>> {
         }
         let hash = content_hash(&repo.root.join(&pkg.dir))?;
         let pin_text: String = pins.iter().map(|(n, v)| format!("{n}=={v};")).collect();
-        let key = sha256_hex(format!("{hash}\n{toolchain_id}\n{pin_text}\n{version}\n{REWRITE_VERSION}").as_bytes())[..32].to_string();
+        let key = sha256_hex(
+            format!("{hash}\n{toolchain_id}\n{pin_text}\n{version}\n{REWRITE_VERSION}").as_bytes(),
+        )[..32]
+            .to_string();
         jobs.push(Job { dir: pkg.dir.clone(), name: pkg.name.clone(), version, key, pins });
     }
     Ok(jobs)
@@ -109,7 +120,11 @@ pub fn build_missing(repo: &Repo, jobs: &[Job], verbose: bool) -> Result<BTreeSe
 pub fn build_missing_refs(repo: &Repo, jobs: &[&Job], verbose: bool) -> Result<BTreeSet<String>> {
     let cache = cache(repo);
     let mut seen = BTreeSet::new();
-    let missing: Vec<&Job> = jobs.iter().copied().filter(|j| cache.get(&j.key).is_none() && seen.insert(j.key.clone())).collect();
+    let missing: Vec<&Job> = jobs
+        .iter()
+        .copied()
+        .filter(|j| cache.get(&j.key).is_none() && seen.insert(j.key.clone()))
+        .collect();
     if !missing.is_empty() {
         build(repo, &cache, &missing, verbose)?;
     }
@@ -117,15 +132,27 @@ pub fn build_missing_refs(repo: &Repo, jobs: &[&Job], verbose: bool) -> Result<B
 }
 
 /// The cached wheel of each job, with its hash.
-pub fn rows(repo: &Repo, jobs: &[Job], built: &BTreeSet<String>, verbose: bool) -> Result<Vec<WheelRow>> {
+pub fn rows(
+    repo: &Repo,
+    jobs: &[Job],
+    built: &BTreeSet<String>,
+    verbose: bool,
+) -> Result<Vec<WheelRow>> {
     let cache = cache(repo);
     jobs.iter()
         .map(|j| {
-            let file = cache.get(&j.key).with_context(|| format!("wheel for {} missing from the cache", j.name))?;
+            let file = cache
+                .get(&j.key)
+                .with_context(|| format!("wheel for {} missing from the cache", j.name))?;
             let sha256 = crate::wheel::cache::sha256_of(&file)?;
             let cached = !built.contains(&j.key);
             if verbose {
-                println!("  {:7} {} ({})", if cached { "cached" } else { "built" }, file.file_name().unwrap_or_default(), j.dir);
+                println!(
+                    "  {:7} {} ({})",
+                    if cached { "cached" } else { "built" },
+                    file.file_name().unwrap_or_default(),
+                    j.dir
+                );
             }
             Ok(WheelRow { package: j.name.clone(), path: j.dir.clone(), file, sha256, cached })
         })
@@ -161,7 +188,10 @@ fn build_in(
     let user = toolchain::owner_of(tmp)?;
     let src = format!("{}:/repo:ro", repo.root);
     let out = format!("{tmp}:/out");
-    let dirs: Vec<String> = jobs.iter().map(|j| if j.dir == "." { "/repo".into() } else { format!("/repo/{}", j.dir) }).collect();
+    let dirs: Vec<String> = jobs
+        .iter()
+        .map(|j| if j.dir == "." { "/repo".into() } else { format!("/repo/{}", j.dir) })
+        .collect();
     let bin = &engine.bin;
     // Offline, sources read-only: a build can neither fetch nor write into the repo.
     let output = cmd!(sh, "{bin} run --rm --network none --user {user} -e HOME=/tmp -v {src} -v {out} {image} python3 -c {BUILD_SCRIPT} /out {dirs...}")
@@ -180,14 +210,23 @@ fn build_in(
         bail!("build wheel for {name} ({dir}): the build backend failed; last lines of its output:\n{tail}");
     }
     for line in String::from_utf8_lossy(&output.stdout).lines() {
-        let v: serde_json::Value = serde_json::from_str(line).with_context(|| format!("read build result {line:?}"))?;
+        let v: serde_json::Value =
+            serde_json::from_str(line).with_context(|| format!("read build result {line:?}"))?;
         let (Some(dir), Some(wheel)) = (v["dir"].as_str(), v["wheel"].as_str()) else { continue };
         let dir = dir.strip_prefix("/repo/").unwrap_or(if dir == "/repo" { "." } else { dir });
-        let job = jobs.iter().find(|j| j.dir == dir).with_context(|| format!("unexpected build result for {dir}"))?;
+        let job = jobs
+            .iter()
+            .find(|j| j.dir == dir)
+            .with_context(|| format!("unexpected build result for {dir}"))?;
         let host = tmp.join(wheel.strip_prefix("/out/").unwrap_or(wheel));
         let bytes = std::fs::read(&host).with_context(|| format!("read built wheel {host}"))?;
-        let fixed = rewrite_wheel(&bytes, &job.pins).map_err(anyhow::Error::msg).with_context(|| format!("fix the metadata of {}", host.file_name().unwrap_or_default()))?;
-        cache.put(&job.key, host.file_name().unwrap_or_default(), &fixed).with_context(|| format!("store the wheel of {}", job.name))?;
+        let fixed =
+            rewrite_wheel(&bytes, &job.pins).map_err(anyhow::Error::msg).with_context(|| {
+                format!("fix the metadata of {}", host.file_name().unwrap_or_default())
+            })?;
+        cache
+            .put(&job.key, host.file_name().unwrap_or_default(), &fixed)
+            .with_context(|| format!("store the wheel of {}", job.name))?;
     }
     if verbose {
         println!("  built {} wheel(s) offline in {:.2} s", jobs.len(), t0.elapsed().as_secs_f64());
@@ -217,7 +256,11 @@ fn failed_builds(stderr: &str) -> Vec<(String, String)> {
 mod tests {
     #[test]
     fn failed_builds_are_read_from_stderr() {
-        let stderr = "noise\nxtask-build-failed /repo/libs/a\nTraceback\nValueError: bad\nxtask-build-end\n";
-        assert_eq!(super::failed_builds(stderr), vec![("/repo/libs/a".to_string(), "Traceback\nValueError: bad".to_string())]);
+        let stderr =
+            "noise\nxtask-build-failed /repo/libs/a\nTraceback\nValueError: bad\nxtask-build-end\n";
+        assert_eq!(
+            super::failed_builds(stderr),
+            vec![("/repo/libs/a".to_string(), "Traceback\nValueError: bad".to_string())]
+        );
     }
 }

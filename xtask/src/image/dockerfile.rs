@@ -67,7 +67,8 @@ impl Ignore {
                     Some(p) => (true, p.trim()),
                     None => (false, l),
                 };
-                let pattern = pattern.trim_start_matches("./").trim_start_matches('/').trim_end_matches('/');
+                let pattern =
+                    pattern.trim_start_matches("./").trim_start_matches('/').trim_end_matches('/');
                 glob::Pattern::new(pattern).ok().map(|p| (keep, p))
             })
             .collect();
@@ -112,7 +113,8 @@ mod tests {
 
     #[test]
     fn dockerignore_last_match_wins_and_covers_folders() {
-        let ig = Ignore::parse("# comment\n*.pyc\ntests/\nconfig/*\n!config/keep.toml\n**/secret*\n");
+        let ig =
+            Ignore::parse("# comment\n*.pyc\ntests/\nconfig/*\n!config/keep.toml\n**/secret*\n");
         assert!(ig.ignores("a.pyc"));
         assert!(!ig.ignores("pkg/a.pyc"), "`*` does not cross folders");
         assert!(ig.ignores("tests/test_x.py"));

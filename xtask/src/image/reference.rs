@@ -12,7 +12,10 @@ pub fn validate(reference: &str) -> Result<(), String> {
     };
     if let Some(tag) = tag {
         let ok_first = tag.chars().next().is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !ok_first || tag.len() > 128 || !tag.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')) {
+        if !ok_first
+            || tag.len() > 128
+            || !tag.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+        {
             return bad("a tag is 1 to 128 of [A-Za-z0-9_.-], not starting with `.` or `-`");
         }
     }
@@ -21,17 +24,24 @@ pub fn validate(reference: &str) -> Result<(), String> {
     if parts.len() > 1 && (parts[0].contains(['.', ':']) || parts[0] == "localhost") {
         let host = parts.remove(0);
         let (h, port) = host.split_once(':').unwrap_or((host, ""));
-        if h.is_empty() || !h.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-')) || !port.chars().all(|c| c.is_ascii_digit()) {
+        if h.is_empty()
+            || !h.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-'))
+            || !port.chars().all(|c| c.is_ascii_digit())
+        {
             return bad("the registry must be host[:port]");
         }
     }
     for part in parts {
         let valid = !part.is_empty()
-            && part.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
+            && part.chars().all(|c| {
+                c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-')
+            })
             && part.starts_with(|c: char| c.is_ascii_alphanumeric())
             && part.ends_with(|c: char| c.is_ascii_alphanumeric());
         if !valid {
-            return bad("each name part is lowercase letters, digits and single separators (`.`, `_`, `-`)");
+            return bad(
+                "each name part is lowercase letters, digits and single separators (`.`, `_`, `-`)",
+            );
         }
     }
     Ok(())
@@ -43,7 +53,13 @@ mod tests {
 
     #[test]
     fn accepts_common_references() {
-        for r in ["clients", "gw-iaas/export:0.4.0", "127.0.0.1:5000/gw-iaas/export:abc1234", "localhost/x:latest", "a.b_c-d"] {
+        for r in [
+            "clients",
+            "gw-iaas/export:0.4.0",
+            "127.0.0.1:5000/gw-iaas/export:abc1234",
+            "localhost/x:latest",
+            "a.b_c-d",
+        ] {
             assert!(validate(r).is_ok(), "{r}");
         }
     }

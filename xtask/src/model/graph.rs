@@ -206,7 +206,8 @@ impl Graph {
         while let Some(p) = queue.pop() {
             let requested = want[&p].clone();
             let is_active = |d: &Dependency| {
-                d.group == MAIN && (!d.optional || d.enabled_by.iter().any(|e| requested.contains(e)))
+                d.group == MAIN
+                    && (!d.optional || d.enabled_by.iter().any(|e| requested.contains(e)))
             };
             for edge in self.edges.iter().filter(|e| e.from == p) {
                 let dep = self.dep(edge);
@@ -229,8 +230,11 @@ impl Graph {
             }
             for u in self.unresolved.iter().filter(|u| u.from == p) {
                 if is_active(&self.packages[p].manifest.deps[u.dep]) {
-                    let problem =
-                        Problem { path: self.packages[p].manifest_path(), message: u.message.clone(), fatal: true };
+                    let problem = Problem {
+                        path: self.packages[p].manifest_path(),
+                        message: u.message.clone(),
+                        fatal: true,
+                    };
                     if !problems.contains(&problem) {
                         problems.push(problem);
                     }
@@ -241,7 +245,8 @@ impl Graph {
         let nodes: BTreeSet<usize> = want.keys().copied().collect();
         let edges: Vec<(usize, usize)> = active.iter().copied().collect();
         problems.extend(self.cycles(&nodes, &edges));
-        let order = topological(&nodes, &edges).into_iter().map(|i| (i, want[&i].clone())).collect();
+        let order =
+            topological(&nodes, &edges).into_iter().map(|i| (i, want[&i].clone())).collect();
         Closure { order, problems, parent }
     }
 
@@ -255,13 +260,18 @@ impl Graph {
             return Err(format!("{} does not parse: {e}", manifest_of(trimmed)));
         }
         let name = normalize(query);
-        let hits: Vec<usize> = (0..self.packages.len()).filter(|&i| self.packages[i].name == name).collect();
+        let hits: Vec<usize> =
+            (0..self.packages.len()).filter(|&i| self.packages[i].name == name).collect();
         match hits.as_slice() {
             [one] => Ok(*one),
             [] => Err(self.unknown(query)),
             many => {
                 let dirs: Vec<&str> = many.iter().map(|&i| self.packages[i].dir.as_str()).collect();
-                Err(format!("{query:?} names {} packages: {}; pass a path instead", many.len(), dirs.join(", ")))
+                Err(format!(
+                    "{query:?} names {} packages: {}; pass a path instead",
+                    many.len(),
+                    dirs.join(", ")
+                ))
             }
         }
     }
@@ -279,7 +289,8 @@ impl Graph {
         let hint = if near.is_empty() {
             "run `cargo xtask list` to see every package".to_string()
         } else {
-            let names: Vec<String> = near.iter().take(3).map(|(_, p)| format!("{} ({})", p.name, p.dir)).collect();
+            let names: Vec<String> =
+                near.iter().take(3).map(|(_, p)| format!("{} ({})", p.name, p.dir)).collect();
             format!("did you mean {}?", names.join(", "))
         };
         format!("no package {query:?} in this repo; {hint}")

@@ -42,7 +42,9 @@ pub struct Pinned {
 }
 
 pub fn parse_lock(text: &str) -> Result<Lock, String> {
-    let doc: Table = text.parse().map_err(|e: toml::de::Error| format!("invalid TOML: {}", e.to_string().trim_end()))?;
+    let doc: Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| format!("invalid TOML: {}", e.to_string().trim_end()))?;
     let legacy_files = doc.get("metadata").and_then(|m| m.get("files")).and_then(Value::as_table);
     let mut packages = Vec::new();
     for p in doc.get("package").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default() {
@@ -57,7 +59,12 @@ pub fn parse_lock(text: &str) -> Result<Lock, String> {
             .and_then(Value::as_array)
             .map(|fs| {
                 fs.iter()
-                    .filter_map(|f| Some((f.get("file")?.as_str()?.to_string(), f.get("hash")?.as_str()?.to_string())))
+                    .filter_map(|f| {
+                        Some((
+                            f.get("file")?.as_str()?.to_string(),
+                            f.get("hash")?.as_str()?.to_string(),
+                        ))
+                    })
                     .collect()
             })
             .unwrap_or_default();
@@ -90,7 +97,9 @@ pub fn parse_lock(text: &str) -> Result<Lock, String> {
             .map(|t| {
                 t.iter()
                     .map(|(k, v)| {
-                        let reqs = v.as_array().map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect());
+                        let reqs = v.as_array().map(|a| {
+                            a.iter().filter_map(Value::as_str).map(str::to_string).collect()
+                        });
                         (normalize(k), reqs.unwrap_or_default())
                     })
                     .collect()
@@ -100,8 +109,15 @@ pub fn parse_lock(text: &str) -> Result<Lock, String> {
         packages.push(LockedPackage {
             name,
             version: s("version"),
-            source_type: source.and_then(|x| x.get("type")).and_then(Value::as_str).unwrap_or_default().to_string(),
-            source_url: source.and_then(|x| x.get("url")).and_then(Value::as_str).map(str::to_string),
+            source_type: source
+                .and_then(|x| x.get("type"))
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+            source_url: source
+                .and_then(|x| x.get("url"))
+                .and_then(Value::as_str)
+                .map(str::to_string),
             files,
             deps,
             extras,
@@ -139,11 +155,18 @@ pub struct Root {
 
 /// Walks the lock from the project's main dependencies, applying extras and markers for
 /// `runtime`, and returns the third-party packages (local directories are walked, not listed).
-pub fn third_party(lock: &Lock, roots: &[Root], runtime: &crate::config::Runtime) -> Result<Vec<Pinned>, LockError> {
+pub fn third_party(
+    lock: &Lock,
+    roots: &[Root],
+    runtime: &crate::config::Runtime,
+) -> Result<Vec<Pinned>, LockError> {
     let no_extras = BTreeSet::new();
     let mut want: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut queue: Vec<String> = Vec::new();
-    let request = |want: &mut BTreeMap<String, BTreeSet<String>>, queue: &mut Vec<String>, name: &str, extras: &[String]| {
+    let request = |want: &mut BTreeMap<String, BTreeSet<String>>,
+                   queue: &mut Vec<String>,
+                   name: &str,
+                   extras: &[String]| {
         let fresh = !want.contains_key(name);
         let entry = want.entry(name.to_string()).or_default();
         let before = entry.len();
@@ -153,7 +176,11 @@ pub fn third_party(lock: &Lock, roots: &[Root], runtime: &crate::config::Runtime
         }
     };
     for r in roots {
-        if r.markers.as_deref().map_or(Ok(true), |m| evaluate(m, &env_for(runtime, &no_extras))).map_err(LockError::Invalid)? {
+        if r.markers
+            .as_deref()
+            .map_or(Ok(true), |m| evaluate(m, &env_for(runtime, &no_extras)))
+            .map_err(LockError::Invalid)?
+        {
             request(&mut want, &mut queue, &r.name, &r.extras);
         }
     }
@@ -164,7 +191,8 @@ pub fn third_party(lock: &Lock, roots: &[Root], runtime: &crate::config::Runtime
         let mut enabled: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for e in &extras {
             for req in pkg.extras.get(e).into_iter().flatten() {
-                let r = parse_requirement(req.split(" (").next().unwrap_or(req)).map_err(|e| LockError::Invalid(format!("{}: {e}", pkg.name)))?;
+                let r = parse_requirement(req.split(" (").next().unwrap_or(req))
+                    .map_err(|e| LockError::Invalid(format!("{}: {e}", pkg.name)))?;
                 enabled.entry(normalize(&r.name)).or_default().extend(r.extras);
             }
         }
@@ -173,10 +201,19 @@ pub fn third_party(lock: &Lock, roots: &[Root], runtime: &crate::config::Runtime
             if dep.optional && !enabled.contains_key(&dep.name) {
                 continue;
             }
-            if !dep.markers.as_deref().map_or(Ok(true), |m| evaluate(m, &env)).map_err(LockError::Invalid)? {
+            if !dep
+                .markers
+                .as_deref()
+                .map_or(Ok(true), |m| evaluate(m, &env))
+                .map_err(LockError::Invalid)?
+            {
                 continue;
             }
-            if !dep.python.as_deref().is_none_or(|c| python_matches(c, &runtime.python_full_version)) {
+            if !dep
+                .python
+                .as_deref()
+                .is_none_or(|c| python_matches(c, &runtime.python_full_version))
+            {
                 continue;
             }
             let mut dep_extras = dep.extras.clone();
@@ -191,7 +228,12 @@ pub fn third_party(lock: &Lock, roots: &[Root], runtime: &crate::config::Runtime
             continue;
         }
         let index = (p.source_type == "legacy").then(|| p.source_url.clone()).flatten();
-        out.push(Pinned { name: p.name.clone(), version: p.version.clone(), files: p.files.clone(), index });
+        out.push(Pinned {
+            name: p.name.clone(),
+            version: p.version.clone(),
+            files: p.files.clone(),
+            index,
+        });
     }
     Ok(out)
 }
@@ -215,7 +257,15 @@ fn find<'a>(lock: &'a Lock, name: &str) -> Result<&'a LockedPackage, LockError> 
 /// Whether a Poetry Python constraint (`^3.8`, `>=3.8,<3.11`, `~3.9`, `3.8.*`, `a || b`) admits `python`.
 pub fn python_matches(constraint: &str, python: &str) -> bool {
     constraint.split("||").any(|alt| {
-        alt.split(',').flat_map(|c| c.split_whitespace().collect::<Vec<_>>().join(" ").split(' ').map(str::to_string).collect::<Vec<_>>())
+        alt.split(',')
+            .flat_map(|c| {
+                c.split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+                    .split(' ')
+                    .map(str::to_string)
+                    .collect::<Vec<_>>()
+            })
             .filter(|c| !c.is_empty())
             .all(|clause| clause_matches(&clause, python))
     })
@@ -236,17 +286,27 @@ fn clause_matches(clause: &str, v: &str) -> bool {
     }
     if let Some(b) = clause.strip_prefix('^') {
         let significant = b.split('.').position(|p| p != "0").unwrap_or(0);
-        return compare_versions(v, b) != Less && compare_versions(v, &bump(b, significant + 1)) == Less;
+        return compare_versions(v, b) != Less
+            && compare_versions(v, &bump(b, significant + 1)) == Less;
     }
     if let Some(b) = clause.strip_prefix("~=") {
         let n = b.split('.').count();
-        return compare_versions(v, b) != Less && compare_versions(v, &bump(b, n.saturating_sub(1))) == Less;
+        return compare_versions(v, b) != Less
+            && compare_versions(v, &bump(b, n.saturating_sub(1))) == Less;
     }
     if let Some(b) = clause.strip_prefix('~') {
         let n = b.split('.').count();
-        return compare_versions(v, b) != Less && compare_versions(v, &bump(b, if n > 1 { 2 } else { 1 })) == Less;
+        return compare_versions(v, b) != Less
+            && compare_versions(v, &bump(b, if n > 1 { 2 } else { 1 })) == Less;
     }
-    for (op, ok) in [(">=", &[Greater, Equal][..]), ("<=", &[Less, Equal]), ("!=", &[Less, Greater]), ("==", &[Equal]), (">", &[Greater]), ("<", &[Less])] {
+    for (op, ok) in [
+        (">=", &[Greater, Equal][..]),
+        ("<=", &[Less, Equal]),
+        ("!=", &[Less, Greater]),
+        ("==", &[Equal]),
+        (">", &[Greater]),
+        ("<", &[Less]),
+    ] {
         if let Some(b) = clause.strip_prefix(op) {
             let b = b.trim();
             if let Some(prefix) = b.strip_suffix(".*") {

@@ -68,9 +68,9 @@ impl Dependency {
 
 /// Parses the text of a pyproject.toml. The error is a sentence without the file name.
 pub fn parse_manifest(text: &str) -> Result<Manifest, String> {
-    let doc: Table = text.parse().map_err(|e: toml::de::Error| {
-        format!("invalid TOML: {}", e.to_string().trim_end())
-    })?;
+    let doc: Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| format!("invalid TOML: {}", e.to_string().trim_end()))?;
     let poetry = sub(&doc, &["tool", "poetry"]);
     let project = sub(&doc, &["project"]);
     let mut m = Manifest::default();
@@ -216,7 +216,12 @@ fn uv_source(value: &Value, key: &str) -> Result<Option<Source>, String> {
     Ok(None)
 }
 
-fn pep508_dep(req: &str, group: &str, key: &str, enrich: &Enrichment) -> Result<Dependency, String> {
+fn pep508_dep(
+    req: &str,
+    group: &str,
+    key: &str,
+    enrich: &Enrichment,
+) -> Result<Dependency, String> {
     let r = parse_requirement(req).map_err(|e| format!("{key}: {e}"))?;
     let name = normalize(&r.name);
     let (source, key) = match enrich.source(&name)? {
@@ -239,7 +244,12 @@ fn pep508_dep(req: &str, group: &str, key: &str, enrich: &Enrichment) -> Result<
 }
 
 /// A `[tool.poetry…dependencies]` entry: a constraint string, a table, or a list of tables.
-fn poetry_dep(raw: &str, value: &Value, group: &str, table_key: &str) -> Result<Vec<Dependency>, String> {
+fn poetry_dep(
+    raw: &str,
+    value: &Value,
+    group: &str,
+    table_key: &str,
+) -> Result<Vec<Dependency>, String> {
     let key = format!("{table_key} {raw:?}");
     let base = Dependency {
         name: normalize(raw),
@@ -260,11 +270,15 @@ fn poetry_dep(raw: &str, value: &Value, group: &str, table_key: &str) -> Result<
             .iter()
             .map(|item| match item {
                 Value::Table(t) => poetry_dep_table(t, base.clone()),
-                Value::String(c) => Ok(Dependency { source: Source::Registry(c.clone()), ..base.clone() }),
+                Value::String(c) => {
+                    Ok(Dependency { source: Source::Registry(c.clone()), ..base.clone() })
+                }
                 _ => Err(format!("{key}: each entry must be a table or a constraint string")),
             })
             .collect(),
-        _ => Err(format!("{key}: expected a version string or a table such as {{ path = \"../lib\" }}")),
+        _ => Err(format!(
+            "{key}: expected a version string or a table such as {{ path = \"../lib\" }}"
+        )),
     }
 }
 
@@ -287,7 +301,8 @@ fn poetry_dep_table(t: &Table, mut dep: Dependency) -> Result<Dependency, String
     };
     dep.optional = t.get("optional").and_then(Value::as_bool).unwrap_or(false);
     if let Some(extras) = t.get("extras") {
-        dep.extras = str_array(extras, &format!("{key} extras"))?.iter().map(|e| normalize(e)).collect();
+        dep.extras =
+            str_array(extras, &format!("{key} extras"))?.iter().map(|e| normalize(e)).collect();
     }
     let python = get_str("python")?.map(|p| format!("python_version {p}"));
     dep.markers = match (get_str("markers")?, python) {
@@ -304,7 +319,9 @@ fn poetry_extras(poetry: Option<&Table>) -> Result<BTreeMap<String, Vec<String>>
     let extras = extras.as_table().ok_or("[tool.poetry.extras] must be a table of lists")?;
     for (extra, names) in extras {
         for name in str_array(names, &format!("[tool.poetry.extras] {extra}"))? {
-            let dep = parse_requirement(&name).map(|r| normalize(&r.name)).unwrap_or_else(|_| normalize(&name));
+            let dep = parse_requirement(&name)
+                .map(|r| normalize(&r.name))
+                .unwrap_or_else(|_| normalize(&name));
             enabled.entry(dep).or_default().push(normalize(extra));
         }
     }
@@ -331,7 +348,9 @@ fn str_array(value: &Value, key: &str) -> Result<Vec<String>, String> {
     let items = value.as_array().ok_or_else(|| format!("{key} must be a list of strings"))?;
     items
         .iter()
-        .map(|v| v.as_str().map(str::to_string).ok_or_else(|| format!("{key} must be a list of strings")))
+        .map(|v| {
+            v.as_str().map(str::to_string).ok_or_else(|| format!("{key} must be a list of strings"))
+        })
         .collect()
 }
 

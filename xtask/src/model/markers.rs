@@ -15,12 +15,17 @@ pub struct Env<'a> {
 
 impl Env<'_> {
     fn var(&self, name: &str) -> Option<String> {
-        let python_version = || self.python_full_version.split('.').take(2).collect::<Vec<_>>().join(".");
+        let python_version =
+            || self.python_full_version.split('.').take(2).collect::<Vec<_>>().join(".");
         Some(match name {
             "python_version" => python_version(),
-            "python_full_version" | "implementation_version" => self.python_full_version.to_string(),
+            "python_full_version" | "implementation_version" => {
+                self.python_full_version.to_string()
+            }
             "sys_platform" => self.sys_platform.to_string(),
-            "platform_system" => if self.sys_platform == "linux" { "Linux" } else { self.sys_platform }.to_string(),
+            "platform_system" => {
+                if self.sys_platform == "linux" { "Linux" } else { self.sys_platform }.to_string()
+            }
             "os_name" => "posix".to_string(),
             "platform_machine" => self.platform_machine.to_string(),
             "platform_python_implementation" => "CPython".to_string(),
@@ -68,17 +73,26 @@ fn tokenize(s: &str) -> Result<Vec<Tok>, String> {
                 i += 1
             }
             '\'' | '"' => {
-                let end = chars[i + 1..].iter().position(|&d| d == c).ok_or_else(|| format!("marker {s:?}: unclosed quote"))?;
+                let end = chars[i + 1..]
+                    .iter()
+                    .position(|&d| d == c)
+                    .ok_or_else(|| format!("marker {s:?}: unclosed quote"))?;
                 out.push(Tok::Str(chars[i + 1..i + 1 + end].iter().collect()));
                 i += end + 2;
             }
             '=' | '!' | '<' | '>' | '~' => {
-                let len = chars[i..].iter().take_while(|c| matches!(c, '=' | '!' | '<' | '>' | '~')).count();
+                let len = chars[i..]
+                    .iter()
+                    .take_while(|c| matches!(c, '=' | '!' | '<' | '>' | '~'))
+                    .count();
                 out.push(Tok::Op(chars[i..i + len].iter().collect()));
                 i += len;
             }
             _ => {
-                let len = chars[i..].iter().take_while(|c| c.is_alphanumeric() || matches!(c, '_' | '.')).count();
+                let len = chars[i..]
+                    .iter()
+                    .take_while(|c| c.is_alphanumeric() || matches!(c, '_' | '.'))
+                    .count();
                 if len == 0 {
                     return Err(format!("marker {s:?}: unexpected {c:?}"));
                 }
@@ -155,14 +169,20 @@ impl Parser<'_> {
             Some(Tok::Str(s)) => Ok((None, s)),
             Some(Tok::Word(w)) if w == "extra" => Ok((Some(w), String::new())),
             Some(Tok::Word(w)) => {
-                let v = self.env.var(&w).ok_or_else(|| format!("marker: unknown variable {w:?}"))?;
+                let v =
+                    self.env.var(&w).ok_or_else(|| format!("marker: unknown variable {w:?}"))?;
                 Ok((Some(w), v))
             }
             other => Err(format!("marker: expected a value, found {other:?}")),
         }
     }
 
-    fn compare(&self, left: (Option<String>, String), op: &str, right: (Option<String>, String)) -> Result<bool, String> {
+    fn compare(
+        &self,
+        left: (Option<String>, String),
+        op: &str,
+        right: (Option<String>, String),
+    ) -> Result<bool, String> {
         // `extra == "x"` asks whether extra x was requested (names compared normalised).
         if left.0.as_deref() == Some("extra") || right.0.as_deref() == Some("extra") {
             let wanted = normalize(if left.0.is_some() { &right.1 } else { &left.1 });
@@ -174,7 +194,10 @@ impl Parser<'_> {
             };
         }
         let versiony = [&left.0, &right.0].iter().any(|v| {
-            matches!(v.as_deref(), Some("python_version" | "python_full_version" | "implementation_version"))
+            matches!(
+                v.as_deref(),
+                Some("python_version" | "python_full_version" | "implementation_version")
+            )
         });
         let (l, r) = (left.1.as_str(), right.1.as_str());
         Ok(match op {
@@ -208,7 +231,9 @@ impl Parser<'_> {
 }
 
 fn release(v: &str) -> Vec<u64> {
-    v.split('.').map_while(|p| p.chars().take_while(char::is_ascii_digit).collect::<String>().parse().ok()).collect()
+    v.split('.')
+        .map_while(|p| p.chars().take_while(char::is_ascii_digit).collect::<String>().parse().ok())
+        .collect()
 }
 
 /// Compares release segments numerically, padding with zeros (`3.11` == `3.11.0`).
@@ -239,7 +264,12 @@ mod tests {
 
     fn eval(m: &str, extras: &[&str]) -> bool {
         let extras: BTreeSet<String> = extras.iter().map(|s| s.to_string()).collect();
-        let env = Env { python_full_version: "3.11.2", sys_platform: "linux", platform_machine: "x86_64", extras: &extras };
+        let env = Env {
+            python_full_version: "3.11.2",
+            sys_platform: "linux",
+            platform_machine: "x86_64",
+            extras: &extras,
+        };
         evaluate(m, &env).unwrap()
     }
 
@@ -248,7 +278,10 @@ mod tests {
         assert!(!eval("sys_platform == \"win32\"", &[]));
         assert!(eval("platform_system == 'Linux' and python_version >= '3.8'", &[]));
         assert!(!eval("python_version < \"3.11\"", &[]));
-        assert!(eval("python_version < \"3.11\" or (os_name == 'posix' and platform_machine != 'arm64')", &[]));
+        assert!(eval(
+            "python_version < \"3.11\" or (os_name == 'posix' and platform_machine != 'arm64')",
+            &[]
+        ));
         assert!(eval("python_full_version >= \"3.11.0\"", &[]));
         assert!(eval("python_version == \"3.11.*\"", &[]));
         assert!(eval("python_version ~= \"3.9\"", &[]));
@@ -266,7 +299,12 @@ mod tests {
     #[test]
     fn bad_markers_are_errors() {
         let extras = BTreeSet::new();
-        let env = Env { python_full_version: "3.11.2", sys_platform: "linux", platform_machine: "x86_64", extras: &extras };
+        let env = Env {
+            python_full_version: "3.11.2",
+            sys_platform: "linux",
+            platform_machine: "x86_64",
+            extras: &extras,
+        };
         assert!(evaluate("nonsense == 'x'", &env).is_err());
         assert!(evaluate("(python_version > '3'", &env).is_err());
     }

@@ -14,7 +14,8 @@ use crate::config::{Config, Globs};
 pub use graph::{DirState, Discovered, Graph, Kind};
 
 /// Folder names that never hold packages of the repo.
-const SKIPPED: &[&str] = &["node_modules", "target", "dist", "venv", "__pycache__", "site-packages"];
+const SKIPPED: &[&str] =
+    &["node_modules", "target", "dist", "venv", "__pycache__", "site-packages"];
 
 /// A loaded repo: its root, config and package graph, and where xtask keeps its files.
 pub struct Repo {
@@ -69,7 +70,8 @@ pub fn load(root: &Utf8Path) -> Result<Repo> {
     let exclude = Globs::new(&config.repo.exclude, "[repo] exclude")?;
     let projects = Globs::new(&config.repo.projects, "[repo] projects")?;
     let mut discovered = Vec::new();
-    walk(&root, &root, &exclude, &mut discovered).with_context(|| format!("scan {root} for pyproject.toml files"))?;
+    walk(&root, &root, &exclude, &mut discovered)
+        .with_context(|| format!("scan {root} for pyproject.toml files"))?;
     let probe = |dir: &str| probe(&root, dir);
     let graph = Graph::build(root.as_str(), discovered, &|d: &str| projects.matches(d), &probe);
     let work = root.join("target/xtask");
@@ -95,7 +97,10 @@ pub fn graph_at(sh: &xshell::Shell, repo: &Repo, rev: &str) -> Result<Graph> {
     let root = &repo.root;
     let exclude = Globs::new(&repo.config.repo.exclude, "[repo] exclude")?;
     let projects = Globs::new(&repo.config.repo.projects, "[repo] projects")?;
-    let listing = cmd!(sh, "git -C {root} ls-tree -r --name-only {rev}").quiet().read().with_context(|| format!("list the files of {rev}"))?;
+    let listing = cmd!(sh, "git -C {root} ls-tree -r --name-only {rev}")
+        .quiet()
+        .read()
+        .with_context(|| format!("list the files of {rev}"))?;
     let manifests: Vec<&str> = listing
         .lines()
         .filter(|p| *p == "pyproject.toml" || p.ends_with("/pyproject.toml"))
@@ -109,19 +114,33 @@ pub fn graph_at(sh: &xshell::Shell, repo: &Repo, rev: &str) -> Result<Graph> {
         })
         .collect();
     let request: String = manifests.iter().map(|p| format!("{rev}:{p}\n")).collect();
-    let out = cmd!(sh, "git -C {root} cat-file --batch").stdin(request).quiet().output().with_context(|| format!("read the manifests of {rev}"))?;
+    let out = cmd!(sh, "git -C {root} cat-file --batch")
+        .stdin(request)
+        .quiet()
+        .output()
+        .with_context(|| format!("read the manifests of {rev}"))?;
     let mut bytes = out.stdout.as_slice();
     let mut discovered = Vec::new();
     for path in manifests {
-        let header_end = bytes.iter().position(|&b| b == b'\n').context("truncated git cat-file output")?;
+        let header_end =
+            bytes.iter().position(|&b| b == b'\n').context("truncated git cat-file output")?;
         let header = String::from_utf8_lossy(&bytes[..header_end]).to_string();
-        let size: usize = header.rsplit(' ').next().and_then(|s| s.parse().ok()).with_context(|| format!("git cat-file: {header}"))?;
+        let size: usize = header
+            .rsplit(' ')
+            .next()
+            .and_then(|s| s.parse().ok())
+            .with_context(|| format!("git cat-file: {header}"))?;
         let content = bytes[header_end + 1..header_end + 1 + size].to_vec();
         bytes = &bytes[header_end + 2 + size..];
         let dir = path.rsplit_once('/').map_or(paths::ROOT.to_string(), |(d, _)| d.to_string());
-        discovered.push(Discovered { dir, manifest: decode(content).and_then(|t| manifest::parse_manifest(&t)) });
+        discovered.push(Discovered {
+            dir,
+            manifest: decode(content).and_then(|t| manifest::parse_manifest(&t)),
+        });
     }
-    Ok(Graph::build(root.as_str(), discovered, &|d: &str| projects.matches(d), &|_: &str| DirState::Missing))
+    Ok(Graph::build(root.as_str(), discovered, &|d: &str| projects.matches(d), &|_: &str| {
+        DirState::Missing
+    }))
 }
 
 fn skipped(name: &str) -> bool {
@@ -145,8 +164,12 @@ fn walk(root: &Utf8Path, dir: &Utf8Path, exclude: &Globs, out: &mut Vec<Discover
         if file_type.is_dir() && !skipped(entry.file_name()) {
             subdirs.push(entry.into_path());
         } else if file_type.is_file() && entry.file_name() == "pyproject.toml" {
-            let bytes = std::fs::read(entry.path()).with_context(|| format!("read {}", entry.path()))?;
-            out.push(Discovered { dir: rel_dir(root, dir), manifest: decode(bytes).and_then(|t| manifest::parse_manifest(&t)) });
+            let bytes =
+                std::fs::read(entry.path()).with_context(|| format!("read {}", entry.path()))?;
+            out.push(Discovered {
+                dir: rel_dir(root, dir),
+                manifest: decode(bytes).and_then(|t| manifest::parse_manifest(&t)),
+            });
         }
     }
     subdirs.sort();

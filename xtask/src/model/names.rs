@@ -45,14 +45,9 @@ pub fn parse_requirement(text: &str) -> Result<Requirement, String> {
     let mut rest = body[name_end..].trim_start();
     let mut extras = Vec::new();
     if let Some(after) = rest.strip_prefix('[') {
-        let close = after
-            .find(']')
-            .ok_or_else(|| format!("requirement {text:?} has an unclosed `[`"))?;
-        extras = after[..close]
-            .split(',')
-            .map(normalize)
-            .filter(|e| !e.is_empty())
-            .collect();
+        let close =
+            after.find(']').ok_or_else(|| format!("requirement {text:?} has an unclosed `[`"))?;
+        extras = after[..close].split(',').map(normalize).filter(|e| !e.is_empty()).collect();
         rest = after[close + 1..].trim_start();
     }
     Ok(Requirement { name: name.to_string(), extras, spec: rest.trim().to_string(), markers })
@@ -98,7 +93,8 @@ mod tests {
 
     #[test]
     fn parses_extras_specs_and_markers() {
-        let r = parse_requirement("hermes.gwftools[GCS, x] >=0.1 ; python_version < '3.12'").unwrap();
+        let r =
+            parse_requirement("hermes.gwftools[GCS, x] >=0.1 ; python_version < '3.12'").unwrap();
         assert_eq!(r.name, "hermes.gwftools");
         assert_eq!(r.extras, vec!["gcs", "x"]);
         assert_eq!(r.spec, ">=0.1");

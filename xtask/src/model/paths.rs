@@ -42,7 +42,9 @@ pub fn manifest_of(dir: &str) -> String {
 
 /// Whether `dir` is `ancestor` or lies below it.
 pub fn is_within(dir: &str, ancestor: &str) -> bool {
-    ancestor == ROOT || dir == ancestor || dir.strip_prefix(ancestor).is_some_and(|r| r.starts_with('/'))
+    ancestor == ROOT
+        || dir == ancestor
+        || dir.strip_prefix(ancestor).is_some_and(|r| r.starts_with('/'))
 }
 
 #[cfg(test)]

@@ -65,7 +65,8 @@ pub fn sha256_of(path: &Utf8Path) -> Result<String> {
     let sha = super::sha256_hex(&fs::read(path).with_context(|| format!("read {path}"))?);
     if let Some(memo) = memo {
         // Best effort: a memo that cannot be written only costs a re-read next time.
-        let _ = fs::create_dir_all(memo.parent().unwrap_or(&memo)).and_then(|()| fs::write(&memo, format!("{stamp}\n{sha}")));
+        let _ = fs::create_dir_all(memo.parent().unwrap_or(&memo))
+            .and_then(|()| fs::write(&memo, format!("{stamp}\n{sha}")));
     }
     Ok(sha)
 }
@@ -84,7 +85,11 @@ impl WheelCache {
     /// The cached wheel for `key`, if complete.
     pub fn get(&self, key: &str) -> Option<Utf8PathBuf> {
         let entry = self.dir.join(key);
-        let mut wheels = entry.read_dir_utf8().ok()?.filter_map(|e| e.ok()).filter(|e| e.file_name().ends_with(".whl"));
+        let mut wheels = entry
+            .read_dir_utf8()
+            .ok()?
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().ends_with(".whl"));
         let first = wheels.next()?.into_path();
         wheels.next().is_none().then_some(first)
     }
@@ -96,7 +101,8 @@ impl WheelCache {
         let tmp = self.dir.join(format!(".tmp-{key}-{}-{}", std::process::id(), nanos()));
         fs::create_dir(&tmp).with_context(|| format!("create {tmp}"))?;
         let result = (|| {
-            let mut f = File::create(tmp.join(file)).with_context(|| format!("write {tmp}/{file}"))?;
+            let mut f =
+                File::create(tmp.join(file)).with_context(|| format!("write {tmp}/{file}"))?;
             f.write_all(bytes)?;
             f.sync_all()?;
             let lock = File::create(self.dir.join(".lock")).context("open the cache lock")?;
@@ -104,7 +110,8 @@ impl WheelCache {
             let entry = self.dir.join(key);
             if self.get(key).is_none() {
                 if entry.exists() {
-                    fs::remove_dir_all(&entry).with_context(|| format!("remove incomplete {entry}"))?;
+                    fs::remove_dir_all(&entry)
+                        .with_context(|| format!("remove incomplete {entry}"))?;
                 }
                 fs::rename(&tmp, &entry).with_context(|| format!("move {tmp} to {entry}"))?;
             }
@@ -119,7 +126,10 @@ impl WheelCache {
 }
 
 fn nanos() -> u128 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -127,7 +137,9 @@ mod tests {
     use super::*;
 
     fn temp(name: &str) -> Utf8PathBuf {
-        let dir = Utf8PathBuf::from_path_buf(std::env::temp_dir()).unwrap().join(format!("xtask-{name}-{}", nanos()));
+        let dir = Utf8PathBuf::from_path_buf(std::env::temp_dir())
+            .unwrap()
+            .join(format!("xtask-{name}-{}", nanos()));
         fs::create_dir_all(&dir).unwrap();
         dir
     }
@@ -163,7 +175,13 @@ mod tests {
         fs::create_dir_all(dir.join(".tmp-x")).unwrap();
         fs::create_dir_all(dir.join("half")).unwrap();
         assert!(cache.get("half").is_none());
-        assert_eq!(fs::read_dir(&dir).unwrap().filter(|e| !e.as_ref().unwrap().file_name().to_string_lossy().starts_with('.')).count(), 2);
+        assert_eq!(
+            fs::read_dir(&dir)
+                .unwrap()
+                .filter(|e| !e.as_ref().unwrap().file_name().to_string_lossy().starts_with('.'))
+                .count(),
+            2
+        );
         fs::remove_dir_all(dir).unwrap();
     }
 }
@@ -174,7 +192,9 @@ mod memo_tests {
 
     #[test]
     fn sha256_memo_follows_changes() {
-        let dir = Utf8PathBuf::from_path_buf(std::env::temp_dir()).unwrap().join(format!("xtask-memo-{}", nanos()));
+        let dir = Utf8PathBuf::from_path_buf(std::env::temp_dir())
+            .unwrap()
+            .join(format!("xtask-memo-{}", nanos()));
         fs::create_dir_all(&dir).unwrap();
         let f = dir.join("a.whl");
         fs::write(&f, b"one").unwrap();

@@ -40,7 +40,8 @@ pub struct Placed {
 
 /// The files a wheel installs into `layout`, RECORD included, sorted by path.
 pub fn install(wheel: &[u8], layout: &Layout) -> Result<Vec<Placed>, String> {
-    let mut zip = ZipArchive::new(Cursor::new(wheel)).map_err(|e| format!("not a zip file: {e}"))?;
+    let mut zip =
+        ZipArchive::new(Cursor::new(wheel)).map_err(|e| format!("not a zip file: {e}"))?;
     let mut entries: Vec<(String, Vec<u8>, u32)> = Vec::new();
     for i in 0..zip.len() {
         let mut e = zip.by_index(i).map_err(|e| format!("read entry {i}: {e}"))?;
@@ -54,7 +55,9 @@ pub fn install(wheel: &[u8], layout: &Layout) -> Result<Vec<Placed>, String> {
     }
     let dist_info = entries
         .iter()
-        .find_map(|(n, _, _)| n.strip_suffix("/WHEEL").filter(|d| d.ends_with(".dist-info") && !d.contains('/')))
+        .find_map(|(n, _, _)| {
+            n.strip_suffix("/WHEEL").filter(|d| d.ends_with(".dist-info") && !d.contains('/'))
+        })
         .ok_or("no *.dist-info/WHEEL in the wheel")?
         .to_string();
     let data_dir = format!("{}.data/", dist_info.trim_end_matches(".dist-info"));
@@ -63,20 +66,34 @@ pub fn install(wheel: &[u8], layout: &Layout) -> Result<Vec<Placed>, String> {
     let shebang = format!("#!{}/bin/python", layout.venv);
     let mut placed: BTreeMap<String, Placed> = BTreeMap::new();
     for (name, data, mode) in entries {
-        if name.ends_with(&format!("{dist_info}/RECORD")) || name.contains("..") || name.starts_with('/') {
+        if name.ends_with(&format!("{dist_info}/RECORD"))
+            || name.contains("..")
+            || name.starts_with('/')
+        {
             continue;
         }
         let (path, data, mode) = match name.strip_prefix(&data_dir) {
             None => (format!("{site}/{name}"), data, mode),
             Some(rest) => {
-                let (scheme, rel) = rest.split_once('/').ok_or_else(|| format!("bad entry {name}"))?;
+                let (scheme, rel) =
+                    rest.split_once('/').ok_or_else(|| format!("bad entry {name}"))?;
                 match scheme {
                     "purelib" | "platlib" => (format!("{site}/{rel}"), data, mode),
                     "scripts" => (format!("{bin}/{rel}"), fix_shebang(data, &shebang), 0o755),
-                    "data" => (format!("{}/{rel}", layout.venv.trim_start_matches('/')), data, mode),
+                    "data" => {
+                        (format!("{}/{rel}", layout.venv.trim_start_matches('/')), data, mode)
+                    }
                     "headers" => {
                         let dist = dist_info.split('-').next().unwrap_or_default();
-                        (format!("{}/include/site/python{}/{dist}/{rel}", layout.venv.trim_start_matches('/'), layout.python), data, mode)
+                        (
+                            format!(
+                                "{}/include/site/python{}/{dist}/{rel}",
+                                layout.venv.trim_start_matches('/'),
+                                layout.python
+                            ),
+                            data,
+                            mode,
+                        )
                     }
                     other => return Err(format!("unknown wheel data scheme {other:?} in {name}")),
                 }
@@ -84,9 +101,13 @@ pub fn install(wheel: &[u8], layout: &Layout) -> Result<Vec<Placed>, String> {
         };
         placed.insert(path.clone(), Placed { path, data, mode });
     }
-    let entry_points = placed.get(&format!("{site}/{dist_info}/entry_points.txt")).map(|p| String::from_utf8_lossy(&p.data).into_owned());
+    let entry_points = placed
+        .get(&format!("{site}/{dist_info}/entry_points.txt"))
+        .map(|p| String::from_utf8_lossy(&p.data).into_owned());
     for (script, target) in console_scripts(entry_points.as_deref().unwrap_or_default()) {
-        let (module, attr) = target.split_once(':').ok_or_else(|| format!("entry point {script} = {target}: expected module:function"))?;
+        let (module, attr) = target
+            .split_once(':')
+            .ok_or_else(|| format!("entry point {script} = {target}: expected module:function"))?;
         let head = attr.split('.').next().unwrap_or(attr);
         let text = format!(
             "{shebang}\n# -*- coding: utf-8 -*-\nimport re\nimport sys\nfrom {module} import {head}\nif __name__ == \"__main__\":\n    sys.argv[0] = re.sub(r\"(-script\\.pyw|\\.exe)?$\", \"\", sys.argv[0])\n    sys.exit({attr}())\n"
@@ -95,7 +116,10 @@ pub fn install(wheel: &[u8], layout: &Layout) -> Result<Vec<Placed>, String> {
         placed.insert(path.clone(), Placed { path, data: text.into_bytes(), mode: 0o755 });
     }
     let installer = format!("{site}/{dist_info}/INSTALLER");
-    placed.insert(installer.clone(), Placed { path: installer, data: b"xtask\n".to_vec(), mode: 0o644 });
+    placed.insert(
+        installer.clone(),
+        Placed { path: installer, data: b"xtask\n".to_vec(), mode: 0o644 },
+    );
 
     let record_path = format!("{site}/{dist_info}/RECORD");
     let mut record = String::new();
@@ -105,7 +129,10 @@ pub fn install(wheel: &[u8], layout: &Layout) -> Result<Vec<Placed>, String> {
         record += &format!("{rel},sha256={digest},{}\n", p.data.len());
     }
     record += &format!("{dist_info}/RECORD,,\n");
-    placed.insert(record_path.clone(), Placed { path: record_path, data: record.into_bytes(), mode: 0o644 });
+    placed.insert(
+        record_path.clone(),
+        Placed { path: record_path, data: record.into_bytes(), mode: 0o644 },
+    );
     Ok(placed.into_values().collect())
 }
 
@@ -164,7 +191,10 @@ mod tests {
             ("clients-0.2.3.data/scripts/tool", "#!python\nprint('hi')\n"),
             ("clients-0.2.3.dist-info/WHEEL", "Wheel-Version: 1.0\nRoot-Is-Purelib: true\n"),
             ("clients-0.2.3.dist-info/METADATA", "Name: clients\n"),
-            ("clients-0.2.3.dist-info/entry_points.txt", "[console_scripts]\ngw-clients=clients.cli:main\n\n[other]\nx=y:z\n"),
+            (
+                "clients-0.2.3.dist-info/entry_points.txt",
+                "[console_scripts]\ngw-clients=clients.cli:main\n\n[other]\nx=y:z\n",
+            ),
             ("clients-0.2.3.dist-info/RECORD", "stale\n"),
         ] {
             w.start_file(name, SimpleFileOptions::default()).unwrap();
@@ -176,16 +206,27 @@ mod tests {
     #[test]
     fn installs_into_the_venv_layout_with_scripts_and_record() {
         let files = install(&wheel(), &Layout { venv: "/opt/venv", python: "3.11" }).unwrap();
-        let get = |p: &str| files.iter().find(|f| f.path == p).unwrap_or_else(|| panic!("{p} missing: {files:#?}"));
+        let get = |p: &str| {
+            files.iter().find(|f| f.path == p).unwrap_or_else(|| panic!("{p} missing: {files:#?}"))
+        };
         let site = "opt/venv/lib/python3.11/site-packages";
         assert_eq!(get(&format!("{site}/clients/__init__.py")).data, b"x = 1\n");
         let script = get("opt/venv/bin/gw-clients");
         assert_eq!(script.mode, 0o755);
         let text = String::from_utf8(script.data.clone()).unwrap();
-        assert!(text.starts_with("#!/opt/venv/bin/python\n") && text.contains("from clients.cli import main") && text.contains("sys.exit(main())"), "{text}");
-        assert!(String::from_utf8(get("opt/venv/bin/tool").data.clone()).unwrap().starts_with("#!/opt/venv/bin/python\nprint"));
+        assert!(
+            text.starts_with("#!/opt/venv/bin/python\n")
+                && text.contains("from clients.cli import main")
+                && text.contains("sys.exit(main())"),
+            "{text}"
+        );
+        assert!(String::from_utf8(get("opt/venv/bin/tool").data.clone())
+            .unwrap()
+            .starts_with("#!/opt/venv/bin/python\nprint"));
         assert_eq!(get(&format!("{site}/clients-0.2.3.dist-info/INSTALLER")).data, b"xtask\n");
-        let record = String::from_utf8(get(&format!("{site}/clients-0.2.3.dist-info/RECORD")).data.clone()).unwrap();
+        let record =
+            String::from_utf8(get(&format!("{site}/clients-0.2.3.dist-info/RECORD")).data.clone())
+                .unwrap();
         assert!(record.contains("../../../bin/gw-clients,sha256="), "{record}");
         assert!(record.contains("clients/__init__.py,sha256=") && !record.contains("stale"));
         assert!(record.ends_with("clients-0.2.3.dist-info/RECORD,,\n"));
@@ -193,7 +234,16 @@ mod tests {
 
     #[test]
     fn relative_paths_climb_out_of_site_packages() {
-        assert_eq!(relative_to("opt/venv/bin/x", "opt/venv/lib/python3.11/site-packages"), "../../../bin/x");
-        assert_eq!(relative_to("opt/venv/lib/python3.11/site-packages/a/b.py", "opt/venv/lib/python3.11/site-packages"), "a/b.py");
+        assert_eq!(
+            relative_to("opt/venv/bin/x", "opt/venv/lib/python3.11/site-packages"),
+            "../../../bin/x"
+        );
+        assert_eq!(
+            relative_to(
+                "opt/venv/lib/python3.11/site-packages/a/b.py",
+                "opt/venv/lib/python3.11/site-packages"
+            ),
+            "a/b.py"
+        );
     }
 }

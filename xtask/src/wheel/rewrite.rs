@@ -31,7 +31,11 @@ pub fn rewrite_metadata(metadata: &str, pins: &BTreeMap<String, String>) -> Resu
         let name = normalize(&r.name);
         let new = match pins.get(&name) {
             Some(version) => {
-                let extras = if r.extras.is_empty() { String::new() } else { format!("[{}]", r.extras.join(",")) };
+                let extras = if r.extras.is_empty() {
+                    String::new()
+                } else {
+                    format!("[{}]", r.extras.join(","))
+                };
                 let markers = r.markers.map(|m| format!("; {m}")).unwrap_or_default();
                 format!("Requires-Dist: {}{extras}=={version}{markers}", r.name)
             }
@@ -66,7 +70,8 @@ pub fn b64_urlsafe_nopad(bytes: &[u8]) -> String {
 /// Reads a wheel, rewrites its METADATA with `pins`, regenerates RECORD, and writes it again
 /// with fixed timestamps so the same input always gives the same bytes.
 pub fn rewrite_wheel(wheel: &[u8], pins: &BTreeMap<String, String>) -> Result<Vec<u8>, String> {
-    let mut zip = ZipArchive::new(Cursor::new(wheel)).map_err(|e| format!("not a zip file: {e}"))?;
+    let mut zip =
+        ZipArchive::new(Cursor::new(wheel)).map_err(|e| format!("not a zip file: {e}"))?;
     let mut files: Vec<(String, Vec<u8>, Option<u32>)> = Vec::with_capacity(zip.len());
     for i in 0..zip.len() {
         let mut entry = zip.by_index(i).map_err(|e| format!("read entry {i}: {e}"))?;
@@ -79,7 +84,9 @@ pub fn rewrite_wheel(wheel: &[u8], pins: &BTreeMap<String, String>) -> Result<Ve
     }
     let dist_info = files
         .iter()
-        .find_map(|(n, _, _)| n.strip_suffix("/METADATA").filter(|d| d.ends_with(".dist-info") && !d.contains('/')))
+        .find_map(|(n, _, _)| {
+            n.strip_suffix("/METADATA").filter(|d| d.ends_with(".dist-info") && !d.contains('/'))
+        })
         .ok_or("no *.dist-info/METADATA in the wheel")?
         .to_string();
     let record_name = format!("{dist_info}/RECORD");
@@ -125,7 +132,10 @@ mod tests {
     use super::*;
 
     fn pins() -> BTreeMap<String, String> {
-        BTreeMap::from([("hermes-quiver".into(), "0.2.0".into()), ("hermes-typeo".into(), "0.1.5".into())])
+        BTreeMap::from([
+            ("hermes-quiver".into(), "0.2.0".into()),
+            ("hermes-typeo".into(), "0.1.5".into()),
+        ])
     }
 
     #[test]
@@ -135,12 +145,16 @@ mod tests {
         assert!(out.contains("Requires-Dist: hermes.quiver[tabular]==0.2.0\n"), "{out}");
         assert!(out.contains("Requires-Dist: hermes.typeo==0.1.5; extra == \"gcs\"\n"), "{out}");
         assert!(out.contains("Requires-Dist: numpy (>=2.0,<3.0)\n"));
-        assert!(out.ends_with("Requires-Dist: in the body @ file:///stays\n"), "the description is not touched");
+        assert!(
+            out.ends_with("Requires-Dist: in the body @ file:///stays\n"),
+            "the description is not touched"
+        );
     }
 
     #[test]
     fn a_remaining_path_requirement_is_refused() {
-        let e = rewrite_metadata("Requires-Dist: other @ file:///abs/other\n", &pins()).unwrap_err();
+        let e =
+            rewrite_metadata("Requires-Dist: other @ file:///abs/other\n", &pins()).unwrap_err();
         assert!(e.contains("other"), "{e}");
     }
 
@@ -176,7 +190,13 @@ mod tests {
         zip.by_name("pkg-1.0.dist-info/RECORD").unwrap().read_to_string(&mut record).unwrap();
         let metadata = "Name: pkg\nRequires-Dist: hermes.typeo==0.1.5\n";
         let digest = b64_urlsafe_nopad(&Sha256::digest(metadata.as_bytes()));
-        assert!(record.contains(&format!("pkg-1.0.dist-info/METADATA,sha256={digest},{}\n", metadata.len())), "{record}");
+        assert!(
+            record.contains(&format!(
+                "pkg-1.0.dist-info/METADATA,sha256={digest},{}\n",
+                metadata.len()
+            )),
+            "{record}"
+        );
         assert!(record.ends_with("pkg-1.0.dist-info/RECORD,,\n"));
         assert!(!record.contains("stale"));
     }

@@ -21,7 +21,11 @@ pub fn text(bytes: &[u8]) -> String {
 /// A new empty folder under target/, unique to this test process and call.
 pub fn scratch(name: &str) -> PathBuf {
     static N: AtomicUsize = AtomicUsize::new(0);
-    let dir = repo_root().join("target/e2e").join(format!("{name}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst)));
+    let dir = repo_root().join("target/e2e").join(format!(
+        "{name}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -83,11 +87,15 @@ pub fn xtask(repo: &Path, cache: &Path, args: &[&str]) -> Output {
 pub fn xtask_json(repo: &Path, cache: &Path, args: &[&str]) -> serde_json::Value {
     let out = xtask(repo, cache, args);
     assert!(out.status.success(), "xtask {args:?} failed:\n{}", text(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("xtask {args:?}: bad JSON ({e}):\n{}", text(&out.stdout)))
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("xtask {args:?}: bad JSON ({e}):\n{}", text(&out.stdout)))
 }
 
 pub fn docker(args: &[&str]) -> Output {
-    let out = Command::new(std::env::var("DOCKER").unwrap_or_else(|_| "docker".into())).args(args).output().expect("run docker");
+    let out = Command::new(std::env::var("DOCKER").unwrap_or_else(|_| "docker".into()))
+        .args(args)
+        .output()
+        .expect("run docker");
     assert!(
         out.status.success() || args.first() == Some(&"run"),
         "docker {args:?} failed (is the engine up? run the tests with `cargo xtask test`):\n{}",
@@ -98,8 +106,20 @@ pub fn docker(args: &[&str]) -> Output {
 
 /// The most recent build image xtask made (labelled xtask.toolchain).
 pub fn build_image() -> String {
-    let out = docker(&["images", "--filter", "dangling=false", "--filter", "label=xtask.toolchain", "--format", "{{.Repository}}:{{.Tag}}"]);
-    text(&out.stdout).lines().next().expect("no xtask build image; run a wheels test first").to_string()
+    let out = docker(&[
+        "images",
+        "--filter",
+        "dangling=false",
+        "--filter",
+        "label=xtask.toolchain",
+        "--format",
+        "{{.Repository}}:{{.Tag}}",
+    ]);
+    text(&out.stdout)
+        .lines()
+        .next()
+        .expect("no xtask build image; run a wheels test first")
+        .to_string()
 }
 
 /// A `$DOCKER` that logs every engine call before running the real one: (shim, log).
@@ -107,7 +127,11 @@ pub fn docker_shim(name: &str) -> (PathBuf, PathBuf) {
     let dir = scratch(name);
     let log = dir.join("calls.log");
     let shim = dir.join("docker");
-    std::fs::write(&shim, format!("#!/bin/sh\necho \"$@\" >> {}\nexec docker \"$@\"\n", log.display())).unwrap();
+    std::fs::write(
+        &shim,
+        format!("#!/bin/sh\necho \"$@\" >> {}\nexec docker \"$@\"\n", log.display()),
+    )
+    .unwrap();
     std::fs::set_permissions(&shim, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     (shim, log)
 }

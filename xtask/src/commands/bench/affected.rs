@@ -26,7 +26,13 @@ pub fn run(sh: &Shell, root: &Utf8Path, runs: usize) -> Result<()> {
     if big.exists() {
         sh.remove_path(&big)?;
     }
-    crate::commands::gen_repo::run(&GenRepoArgs { out: big.clone(), libs: 800, projects: 200, depth: 8, seed: 1 })?;
+    crate::commands::gen_repo::run(&GenRepoArgs {
+        out: big.clone(),
+        libs: 800,
+        projects: 200,
+        depth: 8,
+        seed: 1,
+    })?;
     commit(sh, &big, "generated")?;
     // 10,000 changed files: every manifest touched (so the old graph is read from git too) and
     // nine new files in each of the 1,000 packages.

@@ -34,7 +34,9 @@ pub(crate) fn ms(d: Duration) -> String {
 }
 
 pub(crate) fn release_binary(sh: &Shell, root: &Utf8Path) -> Result<camino::Utf8PathBuf> {
-    cmd!(sh, "cargo build --quiet --release --package xtask").run().context("build the release xtask")?;
+    cmd!(sh, "cargo build --quiet --release --package xtask")
+        .run()
+        .context("build the release xtask")?;
     Ok(root.join("target/release/xtask"))
 }
 
@@ -47,7 +49,12 @@ pub(crate) fn report(what: &str, times: Vec<Duration>, goal_ms: Option<u64>) {
         Some(goal) => format!("; goal <= {goal} ms: MISSED"),
         None => String::new(),
     };
-    println!("{what}, {runs} run(s): median {} (min {}, max {}){verdict}", ms(median), ms(min), ms(max));
+    println!(
+        "{what}, {runs} run(s): median {} (min {}, max {}){verdict}",
+        ms(median),
+        ms(min),
+        ms(max)
+    );
 }
 
 /// Copies the sample monorepo (libs, projects, docker, root manifest) to `to`, fresh,
@@ -74,7 +81,8 @@ pub(crate) fn copy_tree(from: &Utf8Path, to: &Utf8Path) -> Result<()> {
         if entry.file_type()?.is_dir() {
             copy_tree(entry.path(), &to.join(name))?;
         } else {
-            std::fs::copy(entry.path(), to.join(name)).with_context(|| format!("copy {}", entry.path()))?;
+            std::fs::copy(entry.path(), to.join(name))
+                .with_context(|| format!("copy {}", entry.path()))?;
         }
     }
     Ok(())

@@ -60,6 +60,10 @@ pub fn run(sh: &Shell, root: &Utf8Path, runs: usize) -> Result<()> {
         }
         edit.push(elapsed);
     }
-    report("wheels clients after editing one file of hermes.typeo (only typeo rebuilt)", edit, Some(3000));
+    report(
+        "wheels clients after editing one file of hermes.typeo (only typeo rebuilt)",
+        edit,
+        Some(3000),
+    );
     Ok(())
 }

@@ -128,21 +128,41 @@ fn plan(repo: &Repo, args: &BuildImageArgs) -> Result<Vec<Target>> {
     } else if args.projects.is_empty() {
         bail!("name the projects to build (paths or names), or pass --all");
     } else {
-        args.projects.iter().map(|q| g.find(q).map_err(anyhow::Error::msg)).collect::<Result<_>>()?
+        args.projects
+            .iter()
+            .map(|q| g.find(q).map_err(anyhow::Error::msg))
+            .collect::<Result<_>>()?
     };
     let mut targets = Vec::new();
     for idx in indices {
         let pkg = &g.packages[idx];
         if pkg.kind != Kind::Project {
-            let projects: Vec<&str> = g.packages.iter().filter(|p| p.kind == Kind::Project).map(|p| p.dir.as_str()).collect();
-            bail!("{} is a {:?} package, not a project; build-image builds projects: {}", pkg.dir, pkg.kind, projects.join(", "));
+            let projects: Vec<&str> = g
+                .packages
+                .iter()
+                .filter(|p| p.kind == Kind::Project)
+                .map(|p| p.dir.as_str())
+                .collect();
+            bail!(
+                "{} is a {:?} package, not a project; build-image builds projects: {}",
+                pkg.dir,
+                pkg.kind,
+                projects.join(", ")
+            );
         }
-        let name = repo.config.projects.get(&pkg.dir).and_then(|p| p.image.clone()).unwrap_or_else(|| pkg.name.clone());
+        let name = repo
+            .config
+            .projects
+            .get(&pkg.dir)
+            .and_then(|p| p.image.clone())
+            .unwrap_or_else(|| pkg.name.clone());
         let mut reference = format!("{name}:{}", args.tag);
         if let Some(registry) = &args.registry {
             reference = format!("{}/{reference}", registry.trim_end_matches('/'));
         }
-        reference::validate(&reference).map_err(anyhow::Error::msg).with_context(|| format!("name the image of {}", pkg.dir))?;
+        reference::validate(&reference)
+            .map_err(anyhow::Error::msg)
+            .with_context(|| format!("name the image of {}", pkg.dir))?;
         let runtime_image = repo.config.runtime_image(&pkg.dir);
         let jobs = wheels::plan(repo, idx)?;
         let resolved = fetch::resolve(repo, idx)?;
@@ -168,12 +188,16 @@ fn build_one(
     let pkg = &repo.graph.packages[target.idx];
     let t = Instant::now();
     let inputs = Inputs::collect(repo, target.idx, house, wheel_rows, &target.runtime_image)?;
-    let [base, current] = <[Option<_>; 2]>::try_from(engine.inspect(sh, &[&target.runtime_image, &target.reference])?)
-        .map_err(|_| anyhow::anyhow!("inspect returned the wrong number of images"))?;
+    let [base, current] = <[Option<_>; 2]>::try_from(
+        engine.inspect(sh, &[&target.runtime_image, &target.reference])?,
+    )
+    .map_err(|_| anyhow::anyhow!("inspect returned the wrong number of images"))?;
     let base = base.ok_or_else(|| crate::engine::missing_image(&target.runtime_image))?;
     let fingerprint = inputs.fingerprint(&base.id)?;
     let context_bytes = inputs.context_bytes()?;
-    let up_to_date = current.as_ref().filter(|c| !no_cache && c.labels.get("xtask.fingerprint") == Some(&fingerprint));
+    let up_to_date = current
+        .as_ref()
+        .filter(|c| !no_cache && c.labels.get("xtask.fingerprint") == Some(&fingerprint));
     if let Some(image) = up_to_date {
         log.step(&format!("{} up to date", target.reference), t);
         return Ok(row(pkg.dir.clone(), target, image, &base, context_bytes, "up-to-date"));
@@ -181,13 +205,15 @@ fn build_one(
     let dir = repo.work.join("contexts").join(&pkg.name);
     // Concurrent runs for the same project take turns with its context folder.
     std::fs::create_dir_all(repo.work.join("contexts"))?;
-    let lock = std::fs::File::create(repo.work.join("contexts").join(format!(".{}.lock", pkg.name)))?;
+    let lock =
+        std::fs::File::create(repo.work.join("contexts").join(format!(".{}.lock", pkg.name)))?;
     lock.lock().with_context(|| format!("lock the context of {}", pkg.dir))?;
     inputs.stage(&dir)?;
     log.step(&format!("stage context {} ({})", rel(repo, &dir), human_bytes(context_bytes)), t);
 
     let t = Instant::now();
-    let mut args: Vec<String> = vec!["--network".into(), "none".into(), "--tag".into(), target.reference.clone()];
+    let mut args: Vec<String> =
+        vec!["--network".into(), "none".into(), "--tag".into(), target.reference.clone()];
     if no_cache {
         args.push("--no-cache".into());
     }
@@ -201,14 +227,39 @@ fn build_one(
     // Docker's own steps are shown on a terminal only; logs get one line per xtask step.
     let on_terminal = std::io::IsTerminal::is_terminal(&std::io::stdout()) && !log.json;
     engine
-        .build(&args, &mut |line| if on_terminal { log.line(&format!("  {line}")) })
-        .with_context(|| format!("build the image of {} from {}", pkg.dir, if inputs.custom_dockerfile { format!("{}/Dockerfile", pkg.dir) } else { stage::TEMPLATE.to_string() }))?;
-    let image = engine.inspect(sh, &[&target.reference])?.pop().flatten().with_context(|| format!("{} vanished after its build", target.reference))?;
+        .build(&args, &mut |line| {
+            if on_terminal {
+                log.line(&format!("  {line}"))
+            }
+        })
+        .with_context(|| {
+            format!(
+                "build the image of {} from {}",
+                pkg.dir,
+                if inputs.custom_dockerfile {
+                    format!("{}/Dockerfile", pkg.dir)
+                } else {
+                    stage::TEMPLATE.to_string()
+                }
+            )
+        })?;
+    let image = engine
+        .inspect(sh, &[&target.reference])?
+        .pop()
+        .flatten()
+        .with_context(|| format!("{} vanished after its build", target.reference))?;
     log.step(&format!("build {}", target.reference), t);
     Ok(row(pkg.dir.clone(), target, &image, &base, context_bytes, "built"))
 }
 
-fn row(project: String, target: &Target, image: &crate::engine::ImageInfo, base: &crate::engine::ImageInfo, context_bytes: u64, status: &'static str) -> ImageRow {
+fn row(
+    project: String,
+    target: &Target,
+    image: &crate::engine::ImageInfo,
+    base: &crate::engine::ImageInfo,
+    context_bytes: u64,
+    status: &'static str,
+) -> ImageRow {
     ImageRow {
         project,
         image: target.reference.clone(),
@@ -223,21 +274,35 @@ fn row(project: String, target: &Target, image: &crate::engine::ImageInfo, base:
 }
 
 /// OCI labels; revision and created describe the build, so they are not in the fingerprint.
-fn labels(sh: &Shell, repo: &Repo, pkg: &model::graph::Package, fingerprint: &str) -> Vec<(&'static str, String)> {
+fn labels(
+    sh: &Shell,
+    repo: &Repo,
+    pkg: &model::graph::Package,
+    fingerprint: &str,
+) -> Vec<(&'static str, String)> {
     let git = |args: &[&str]| -> Option<String> {
         let root = &repo.root;
-        cmd!(sh, "git -C {root} {args...}").quiet().ignore_stderr().read().ok().filter(|s| !s.is_empty())
+        cmd!(sh, "git -C {root} {args...}")
+            .quiet()
+            .ignore_stderr()
+            .read()
+            .ok()
+            .filter(|s| !s.is_empty())
     };
-    let source = git(&["config", "--get", "remote.origin.url"]).unwrap_or_else(|| format!("{}/{}", repo.root.file_name().unwrap_or("repo"), pkg.dir));
-    let created = std::env::var("SOURCE_DATE_EPOCH")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0));
+    let source = git(&["config", "--get", "remote.origin.url"])
+        .unwrap_or_else(|| format!("{}/{}", repo.root.file_name().unwrap_or("repo"), pkg.dir));
+    let created =
+        std::env::var("SOURCE_DATE_EPOCH").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
+            SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+        });
     vec![
         ("org.opencontainers.image.title", pkg.name.clone()),
         ("org.opencontainers.image.version", pkg.version.clone().unwrap_or_default()),
         ("org.opencontainers.image.source", source),
-        ("org.opencontainers.image.revision", git(&["rev-parse", "HEAD"]).unwrap_or_else(|| "unknown".into())),
+        (
+            "org.opencontainers.image.revision",
+            git(&["rev-parse", "HEAD"]).unwrap_or_else(|| "unknown".into()),
+        ),
         ("org.opencontainers.image.created", rfc3339(created)),
         ("xtask.fingerprint", fingerprint.to_string()),
     ]
@@ -256,7 +321,11 @@ fn dry_run(repo: &Repo, targets: &[Target]) -> Result<()> {
             println!("  third-party {} {pin}", if file.is_some() { "cached " } else { "fetch  " });
         }
         let own = repo.root.join(&pkg.dir).join("Dockerfile");
-        let dockerfile = if own.is_file() { format!("{}/Dockerfile appended to {}", pkg.dir, stage::TEMPLATE) } else { stage::TEMPLATE.to_string() };
+        let dockerfile = if own.is_file() {
+            format!("{}/Dockerfile appended to {}", pkg.dir, stage::TEMPLATE)
+        } else {
+            stage::TEMPLATE.to_string()
+        };
         println!("  context target/xtask/contexts/{}/: Dockerfile ({dockerfile}), wheels/{{third-party,libs,project}}/", pkg.name);
         println!("  engine: docker build --network none --tag {} --build-arg RUNTIME_IMAGE={} … target/xtask/contexts/{}", target.reference, target.runtime_image, pkg.name);
         println!("          (skipped when an image with the same fingerprint is already tagged)");
@@ -278,7 +347,10 @@ pub fn human_bytes(n: u64) -> String {
 
 pub fn print_summary(rows: &[ImageRow]) {
     let width = rows.iter().map(|r| r.image.len()).max().unwrap_or(5).max(5);
-    println!("\n{:width$}  {:>9}  {:>9}  {:>6}  {:>9}  STATUS", "IMAGE", "SIZE", "OVER BASE", "LAYERS", "CONTEXT");
+    println!(
+        "\n{:width$}  {:>9}  {:>9}  {:>6}  {:>9}  STATUS",
+        "IMAGE", "SIZE", "OVER BASE", "LAYERS", "CONTEXT"
+    );
     for r in rows {
         println!(
             "{:width$}  {:>9}  {:>9}  {:>6}  {:>9}  {}",

@@ -38,14 +38,28 @@ pub struct Inputs {
 }
 
 impl Inputs {
-    pub fn collect(repo: &Repo, idx: usize, house: &Wheelhouse, wheels: &[WheelRow], runtime_image: &str) -> Result<Inputs> {
+    pub fn collect(
+        repo: &Repo,
+        idx: usize,
+        house: &Wheelhouse,
+        wheels: &[WheelRow],
+        runtime_image: &str,
+    ) -> Result<Inputs> {
         let pkg = &repo.graph.packages[idx];
         let template = repo.read_or_default(TEMPLATE)?;
         let own = repo.root.join(&pkg.dir).join("Dockerfile");
         let (dockerfile, custom, project_files) = if own.is_file() {
-            let text = std::fs::read_to_string(&own).with_context(|| format!("read {}/Dockerfile", pkg.dir))?;
+            let text = std::fs::read_to_string(&own)
+                .with_context(|| format!("read {}/Dockerfile", pkg.dir))?;
             let files = project_files(repo, &pkg.dir, &text)?;
-            (format!("{template}\n# ---- {}/Dockerfile, built on stage `app` above ----\n{text}", pkg.dir), true, files)
+            (
+                format!(
+                    "{template}\n# ---- {}/Dockerfile, built on stage `app` above ----\n{text}",
+                    pkg.dir
+                ),
+                true,
+                files,
+            )
         } else {
             (template, false, Vec::new())
         };
@@ -65,7 +79,11 @@ impl Inputs {
             let mut placed = Vec::new();
             for (name, path) in files {
                 let bytes = std::fs::read(path).with_context(|| format!("read {path}"))?;
-                placed.extend(install(&bytes, &layout).map_err(anyhow::Error::msg).with_context(|| format!("install {name} into the {group} layer"))?);
+                placed.extend(
+                    install(&bytes, &layout)
+                        .map_err(anyhow::Error::msg)
+                        .with_context(|| format!("install {name} into the {group} layer"))?,
+                );
             }
             layers.push((group, placed));
         }
@@ -79,7 +97,11 @@ impl Inputs {
             custom_dockerfile: custom,
             project_files,
             groups: vec![
-                WheelGroup { name: "third-party", files: third, requirements: house.requirements_text.clone() },
+                WheelGroup {
+                    name: "third-party",
+                    files: third,
+                    requirements: house.requirements_text.clone(),
+                },
                 WheelGroup { name: "libs", files: libs.0, requirements: libs.1 },
                 WheelGroup { name: "project", files: project.0, requirements: project.1 },
             ],
@@ -109,18 +131,27 @@ impl Inputs {
     /// Bytes the context holds, without staging it.
     pub fn context_bytes(&self) -> Result<u64> {
         let mut total = self.dockerfile.len() as u64;
-        let files = self.groups.iter().flat_map(|g| g.files.iter().map(|(_, p)| p)).chain(self.project_files.iter().map(|(_, p)| p));
+        let files = self
+            .groups
+            .iter()
+            .flat_map(|g| g.files.iter().map(|(_, p)| p))
+            .chain(self.project_files.iter().map(|(_, p)| p));
         for path in files {
             total += std::fs::metadata(path).with_context(|| format!("stat {path}"))?.len();
         }
-        let layers: u64 = self.layers.iter().flat_map(|(_, files)| files.iter().map(|f| f.data.len() as u64)).sum();
+        let layers: u64 = self
+            .layers
+            .iter()
+            .flat_map(|(_, files)| files.iter().map(|f| f.data.len() as u64))
+            .sum();
         Ok(total + layers + self.groups.iter().map(|g| g.requirements.len() as u64).sum::<u64>())
     }
 
     /// Writes the context into `dir` (emptied first); wheels are hard links into the caches.
     pub fn stage(&self, dir: &Utf8Path) -> Result<()> {
         if dir.exists() {
-            std::fs::remove_dir_all(dir).with_context(|| format!("remove the old context {dir}"))?;
+            std::fs::remove_dir_all(dir)
+                .with_context(|| format!("remove the old context {dir}"))?;
         }
         std::fs::create_dir_all(dir).with_context(|| format!("create {dir}"))?;
         std::fs::write(dir.join("Dockerfile"), &self.dockerfile)?;
@@ -152,7 +183,8 @@ fn file_name(path: &Utf8Path) -> String {
 /// leaves out: (context-relative path, source path).
 fn project_files(repo: &Repo, dir: &str, dockerfile: &str) -> Result<Vec<(String, Utf8PathBuf)>> {
     let folder = repo.root.join(dir);
-    let ignore = Ignore::parse(&std::fs::read_to_string(folder.join(".dockerignore")).unwrap_or_default());
+    let ignore =
+        Ignore::parse(&std::fs::read_to_string(folder.join(".dockerignore")).unwrap_or_default());
     let mut all = Vec::new();
     walk(&folder, &folder, &mut all)?;
     let mut out: Vec<(String, Utf8PathBuf)> = Vec::new();
@@ -161,11 +193,16 @@ fn project_files(repo: &Repo, dir: &str, dockerfile: &str) -> Result<Vec<(String
         if source == "wheels" || source.starts_with("wheels/") {
             continue;
         }
-        let pattern = glob::Pattern::new(&source).with_context(|| format!("{dir}/Dockerfile: COPY {source}: bad pattern"))?;
+        let pattern = glob::Pattern::new(&source)
+            .with_context(|| format!("{dir}/Dockerfile: COPY {source}: bad pattern"))?;
         let options = glob::MatchOptions { require_literal_separator: true, ..Default::default() };
         let hits: Vec<&String> = all
             .iter()
-            .filter(|rel| pattern.matches_with(rel, options) || source == "." || rel.starts_with(&format!("{source}/")))
+            .filter(|rel| {
+                pattern.matches_with(rel, options)
+                    || source == "."
+                    || rel.starts_with(&format!("{source}/"))
+            })
             .collect();
         if hits.is_empty() {
             bail!("{dir}/Dockerfile: COPY {source}: no such file in {dir}; COPY paths are relative to the project folder");

@@ -6,7 +6,12 @@ use super::{DirState, Kind, Package};
 use crate::model::manifest::Dependency;
 use crate::model::paths::{is_within, join, manifest_of};
 
-pub(super) fn resolve_path(repo_abs: &str, pkg: &Package, dep: &Dependency, path: &str) -> Result<String, (String, bool)> {
+pub(super) fn resolve_path(
+    repo_abs: &str,
+    pkg: &Package,
+    dep: &Dependency,
+    path: &str,
+) -> Result<String, (String, bool)> {
     join(repo_abs, &pkg.dir, path).ok_or_else(|| {
         (
             format!(
@@ -20,8 +25,14 @@ pub(super) fn resolve_path(repo_abs: &str, pkg: &Package, dep: &Dependency, path
 }
 
 /// `{ workspace = true }`: the member of an enclosing uv workspace with the dependency's name.
-pub(super) fn resolve_workspace(packages: &[Package], pkg: &Package, dep: &Dependency) -> Result<String, (String, bool)> {
-    for root in packages.iter().filter(|r| !r.manifest.uv_members.is_empty() && is_within(&pkg.dir, &r.dir)) {
+pub(super) fn resolve_workspace(
+    packages: &[Package],
+    pkg: &Package,
+    dep: &Dependency,
+) -> Result<String, (String, bool)> {
+    for root in
+        packages.iter().filter(|r| !r.manifest.uv_members.is_empty() && is_within(&pkg.dir, &r.dir))
+    {
         let rel = |p: &Package| -> Option<String> {
             if root.dir == crate::model::paths::ROOT {
                 Some(p.dir.clone())
@@ -34,9 +45,14 @@ pub(super) fn resolve_workspace(packages: &[Package], pkg: &Package, dep: &Depen
         };
         let member = packages.iter().find(|p| {
             p.name == dep.name
-                && rel(p).is_some_and(|r| matches(&root.manifest.uv_members, &r) && !matches(&root.manifest.uv_exclude, &r))
+                && rel(p).is_some_and(|r| {
+                    matches(&root.manifest.uv_members, &r)
+                        && !matches(&root.manifest.uv_exclude, &r)
+                })
         });
-        if let Some(m) = member.or_else(|| packages.iter().find(|p| p.dir == root.dir && p.name == dep.name)) {
+        if let Some(m) =
+            member.or_else(|| packages.iter().find(|p| p.dir == root.dir && p.name == dep.name))
+        {
             return Ok(m.dir.clone());
         }
     }
@@ -50,7 +66,11 @@ pub(super) fn resolve_workspace(packages: &[Package], pkg: &Package, dep: &Depen
     ))
 }
 
-pub(super) fn check_target(target: &Package, dep: &Dependency, dir: &str) -> Result<(), (String, bool)> {
+pub(super) fn check_target(
+    target: &Package,
+    dep: &Dependency,
+    dir: &str,
+) -> Result<(), (String, bool)> {
     if target.kind == Kind::Config {
         return Err((
             format!(
@@ -80,7 +100,10 @@ pub(super) fn missing_target(
     probe: &dyn Fn(&str) -> DirState,
 ) -> (String, bool) {
     if let Some(e) = broken.get(dir) {
-        return (format!("{}: needs {}, which does not parse: {e}", dep.key, manifest_of(dir)), false);
+        return (
+            format!("{}: needs {}, which does not parse: {e}", dep.key, manifest_of(dir)),
+            false,
+        );
     }
     let message = match probe(dir) {
         DirState::Missing => format!(

@@ -21,7 +21,8 @@ fn graph(files: &[(&str, &str)]) -> Graph {
 }
 
 fn closure_dirs(g: &Graph, query: &str, extras: &[&str]) -> Vec<(String, Vec<String>)> {
-    let c = g.closure(g.find(query).unwrap(), &extras.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+    let c = g
+        .closure(g.find(query).unwrap(), &extras.iter().map(|s| s.to_string()).collect::<Vec<_>>());
     assert!(c.problems.is_empty(), "{:?}", c.problems);
     c.order
         .into_iter()
@@ -77,9 +78,11 @@ fn extras_switch_on_optional_path_deps_and_propagate() {
         ]
     );
     // Without the extra, the optional path dependency is not part of the closure.
-    let dirs: Vec<String> = closure_dirs(&g, "hermes.gwftools", &[]).into_iter().map(|(d, _)| d).collect();
+    let dirs: Vec<String> =
+        closure_dirs(&g, "hermes.gwftools", &[]).into_iter().map(|(d, _)| d).collect();
     assert_eq!(dirs, vec!["libs/still", "libs/gwf"]);
-    let dirs: Vec<String> = closure_dirs(&g, "libs/gwf", &["GCS"]).into_iter().map(|(d, _)| d).collect();
+    let dirs: Vec<String> =
+        closure_dirs(&g, "libs/gwf", &["GCS"]).into_iter().map(|(d, _)| d).collect();
     assert_eq!(dirs, vec!["libs/still", "libs/typeo", "libs/quiver", "libs/gwf"]);
 }
 
@@ -113,7 +116,8 @@ fn shadowed_main_dependency_counts_as_local() {
         ("libs/t", &poetry("t", "")),
         (
             "projects/p",
-            &(poetry("p", "t = \"^1.0\"") + "[tool.poetry.group.dev.dependencies]\nt = { path = \"../../libs/t\" }\n"),
+            &(poetry("p", "t = \"^1.0\"")
+                + "[tool.poetry.group.dev.dependencies]\nt = { path = \"../../libs/t\" }\n"),
         ),
     ]);
     let dirs: Vec<String> = closure_dirs(&g, "p", &[]).into_iter().map(|(d, _)| d).collect();
@@ -124,7 +128,11 @@ fn shadowed_main_dependency_counts_as_local() {
 fn dev_group_path_deps_stay_out_of_the_main_closure() {
     let g = graph(&[
         ("libs/t", &poetry("t", "")),
-        ("projects/p", &(poetry("p", "") + "[tool.poetry.group.test.dependencies]\nt = { path = \"../../libs/t\" }\n")),
+        (
+            "projects/p",
+            &(poetry("p", "")
+                + "[tool.poetry.group.test.dependencies]\nt = { path = \"../../libs/t\" }\n"),
+        ),
     ]);
     assert_eq!(closure_dirs(&g, "p", &[]).len(), 1);
     assert_eq!(g.dep(&g.edges[0]).group, "test");
@@ -157,7 +165,10 @@ fn errors_name_manifest_key_and_fix() {
     let find = |path: &str| problems.iter().find(|p| p.path == path).unwrap().message.clone();
     assert!(find("projects/out/pyproject.toml").contains("outside the repo"));
     let gone = find("projects/gone/pyproject.toml");
-    assert!(gone.contains("[tool.poetry.dependencies] \"x\"") && gone.contains("git submodule update --init"));
+    assert!(
+        gone.contains("[tool.poetry.dependencies] \"x\"")
+            && gone.contains("git submodule update --init")
+    );
     assert!(find("projects/empty/pyproject.toml").contains("has no pyproject.toml"));
     assert!(find("projects/hidden/pyproject.toml").contains("discovery skips"));
     assert!(find("projects/misnamed/pyproject.toml").contains("which is the package \"out\""));
@@ -198,7 +209,13 @@ fn duplicate_names_in_one_closure_are_an_error() {
         ("libs/a1", &poetry("util", "")),
         ("libs/a2", &poetry("util", "")),
         ("libs/mid", &poetry("mid", "util = { path = \"../a2\" }")),
-        ("projects/x", &poetry("x", "util = { path = \"../../libs/a1\" }\nmid = { path = \"../../libs/mid\" }")),
+        (
+            "projects/x",
+            &poetry(
+                "x",
+                "util = { path = \"../../libs/a1\" }\nmid = { path = \"../../libs/mid\" }",
+            ),
+        ),
     ]);
     let c = g.closure(g.find("x").unwrap(), &[]);
     assert!(c.problems[0].message.contains("two packages named \"util\""));
@@ -208,9 +225,17 @@ fn duplicate_names_in_one_closure_are_an_error() {
 fn closures_explain_each_package_by_a_chain() {
     let g = sample();
     let c = g.closure(g.find("clients").unwrap(), &[]);
-    let chain: Vec<&str> = c.chain(g.find("hermes.typeo").unwrap()).iter().map(|&i| g.packages[i].dir.as_str()).collect();
+    let chain: Vec<&str> = c
+        .chain(g.find("hermes.typeo").unwrap())
+        .iter()
+        .map(|&i| g.packages[i].dir.as_str())
+        .collect();
     assert_eq!(chain.first(), Some(&"projects/clients"));
     assert_eq!(chain.last(), Some(&"libs/typeo"));
-    let quiver: Vec<&str> = c.chain(g.find("hermes.quiver").unwrap()).iter().map(|&i| g.packages[i].dir.as_str()).collect();
+    let quiver: Vec<&str> = c
+        .chain(g.find("hermes.quiver").unwrap())
+        .iter()
+        .map(|&i| g.packages[i].dir.as_str())
+        .collect();
     assert_eq!(quiver, vec!["projects/clients", "libs/gwf", "libs/quiver"]);
 }

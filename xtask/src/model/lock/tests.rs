@@ -86,16 +86,28 @@ fn names(pinned: &[Pinned]) -> Vec<String> {
 }
 
 fn root(name: &str, extras: &[&str]) -> Root {
-    Root { name: name.into(), extras: extras.iter().map(|e| e.to_string()).collect(), markers: None }
+    Root {
+        name: name.into(),
+        extras: extras.iter().map(|e| e.to_string()).collect(),
+        markers: None,
+    }
 }
 
 #[test]
 fn walks_extras_markers_and_skips_local_directories() {
     let lock = parse_lock(LOCK_21).unwrap();
-    let set = third_party(&lock, &[root("hermes-quiver", &["tabular"]), root("click", &[])], &Runtime::default()).unwrap();
+    let set = third_party(
+        &lock,
+        &[root("hermes-quiver", &["tabular"]), root("click", &[])],
+        &Runtime::default(),
+    )
+    .unwrap();
     assert_eq!(names(&set), vec!["click==8.1.7", "tabulate==0.10.0", "toml==0.10.2"]);
     assert_eq!(set[0].index.as_deref(), Some("https://pypi.org/simple"));
-    assert_eq!(set[0].files, vec![("click-8.1.7-py3-none-any.whl".to_string(), "sha256:aa".to_string())]);
+    assert_eq!(
+        set[0].files,
+        vec![("click-8.1.7-py3-none-any.whl".to_string(), "sha256:aa".to_string())]
+    );
     let without = third_party(&lock, &[root("hermes-quiver", &[])], &Runtime::default()).unwrap();
     assert_eq!(names(&without), vec!["toml==0.10.2"]);
 }
@@ -103,7 +115,11 @@ fn walks_extras_markers_and_skips_local_directories() {
 #[test]
 fn root_markers_are_evaluated() {
     let lock = parse_lock(LOCK_21).unwrap();
-    let r = Root { name: "click".into(), extras: vec![], markers: Some("sys_platform == 'win32'".into()) };
+    let r = Root {
+        name: "click".into(),
+        extras: vec![],
+        markers: Some("sys_platform == 'win32'".into()),
+    };
     assert!(third_party(&lock, &[r], &Runtime::default()).unwrap().is_empty());
 }
 
@@ -142,7 +158,18 @@ fn a_missing_package_says_to_relock() {
 
 #[test]
 fn poetry_python_constraints() {
-    for (c, ok) in [("^3.11", true), ("^3.8", true), ("<3.11", false), (">=3.8,<3.12", true), ("~3.11", true), ("~3.10", false), ("3.11.*", true), ("<3.8 || >=3.11", true), (">=3.12", false), ("*", true)] {
+    for (c, ok) in [
+        ("^3.11", true),
+        ("^3.8", true),
+        ("<3.11", false),
+        (">=3.8,<3.12", true),
+        ("~3.11", true),
+        ("~3.10", false),
+        ("3.11.*", true),
+        ("<3.8 || >=3.11", true),
+        (">=3.12", false),
+        ("*", true),
+    ] {
         assert_eq!(python_matches(c, "3.11.2"), ok, "{c}");
     }
 }

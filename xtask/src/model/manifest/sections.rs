@@ -2,7 +2,9 @@
 
 use toml::{Table, Value};
 
-use super::{pep508_dep, poetry_dep, str_array, sub, Dependency, Enrichment, Manifest, Source, MAIN};
+use super::{
+    pep508_dep, poetry_dep, str_array, sub, Dependency, Enrichment, Manifest, Source, MAIN,
+};
 use crate::model::names::normalize;
 
 /// Poetry groups, legacy dev-dependencies, PEP 735 dependency groups and uv dev-dependencies.
@@ -59,7 +61,9 @@ pub(super) fn shadow_main_by_local_groups(deps: &mut [Dependency]) {
         .filter(|d| d.group != MAIN && d.is_local())
         .map(|d| (d.name.clone(), d.source.clone(), d.key.clone()))
         .collect();
-    for dep in deps.iter_mut().filter(|d| d.group == MAIN && matches!(d.source, Source::Registry(_))) {
+    for dep in
+        deps.iter_mut().filter(|d| d.group == MAIN && matches!(d.source, Source::Registry(_)))
+    {
         if let Some((_, source, key)) = local.iter().find(|(n, _, _)| *n == dep.name) {
             dep.source = source.clone();
             dep.key = key.clone();
@@ -67,7 +71,11 @@ pub(super) fn shadow_main_by_local_groups(deps: &mut [Dependency]) {
     }
 }
 
-pub(super) fn read_scripts(project: Option<&Table>, poetry: Option<&Table>, m: &mut Manifest) -> Result<(), String> {
+pub(super) fn read_scripts(
+    project: Option<&Table>,
+    poetry: Option<&Table>,
+    m: &mut Manifest,
+) -> Result<(), String> {
     let tables = [
         (project.and_then(|p| p.get("scripts")), "[project.scripts]"),
         (poetry.and_then(|p| p.get("scripts")), "[tool.poetry.scripts]"),
@@ -82,7 +90,11 @@ pub(super) fn read_scripts(project: Option<&Table>, poetry: Option<&Table>, m: &
                     Some(r) => r.to_string(),
                     None => continue,
                 },
-                _ => return Err(format!("{key} {name:?} must be a string such as \"pkg.module:main\"")),
+                _ => {
+                    return Err(format!(
+                        "{key} {name:?} must be a string such as \"pkg.module:main\""
+                    ))
+                }
             };
             m.scripts.insert(name.clone(), target);
         }

@@ -100,7 +100,10 @@ exclude = ["libs/old"]
     )
     .unwrap();
     assert_eq!(local(&m, "lib-a", MAIN).source, Source::Workspace);
-    assert_eq!(local(&m, "lib-b", MAIN).source, Source::Path { path: "../b".into(), develop: true });
+    assert_eq!(
+        local(&m, "lib-b", MAIN).source,
+        Source::Path { path: "../b".into(), develop: true }
+    );
     assert!(local(&m, "lib-c", "dev").is_local());
     assert!(!local(&m, "requests", MAIN).is_local());
     assert_eq!(m.uv_members, vec!["libs/*"]);
@@ -150,7 +153,10 @@ foo = [
     assert_eq!(m.deps.len(), 2);
     assert_eq!(m.deps[0].markers.as_deref(), Some("python_version <3.10"));
     assert!(m.deps[1].is_local());
-    assert_eq!(m.deps[1].markers.as_deref(), Some("(sys_platform == 'linux') and python_version >=3.10"));
+    assert_eq!(
+        m.deps[1].markers.as_deref(),
+        Some("(sys_platform == 'linux') and python_version >=3.10")
+    );
 }
 
 #[test]
@@ -177,5 +183,8 @@ fn errors_name_the_key() {
 fn source_roots_come_from_poetry_packages() {
     let m = parse_manifest("[tool.poetry]\nname = \"a\"\npackages = [{ include = \"a\", from = \"src\" }, { include = \"b\", from = \"src\" }]\n").unwrap();
     assert_eq!(m.source_roots, vec!["src"]);
-    assert!(parse_manifest("[tool.poetry]\nname = \"a\"\npackages = [{ include = \"a\" }]\n").unwrap().source_roots.is_empty());
+    assert!(parse_manifest("[tool.poetry]\nname = \"a\"\npackages = [{ include = \"a\" }]\n")
+        .unwrap()
+        .source_roots
+        .is_empty());
 }
