@@ -44,6 +44,22 @@ pub enum Command {
     GenRepo(GenRepoArgs),
 }
 
+impl Command {
+    /// Whether the command prints JSON on stdout (progress lines then go to stderr).
+    pub fn json(&self) -> bool {
+        match self {
+            Command::BuildImage(a) => a.json,
+            Command::Affected(a) => a.json,
+            Command::Ci(a) => a.json || a.matrix,
+            Command::List(a) => a.json,
+            Command::Graph(a) => a.json,
+            Command::Fetch(a) => a.json,
+            Command::Wheels(a) => a.json,
+            _ => false,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct ListArgs {
     /// Print JSON: {"packages":[…],"errors":[…]}.

@@ -155,10 +155,10 @@ pub fn parse(text: &str) -> Result<Config> {
 /// Reads `<repo>/docker/images.toml`, or the defaults when a repo has none.
 pub fn load(repo: &Utf8Path) -> Result<Config> {
     let path = repo.join(CONFIG_PATH);
-    match std::fs::read_to_string(&path) {
+    match fs_err::read_to_string(&path) {
         Ok(text) => parse(&text),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
-        Err(e) => Err(e).with_context(|| format!("read {path}")),
+        Err(e) => Err(e.into()),
     }
 }
 

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::process::Command;
 
 use common::*;
+use fs_err as fs;
 
 fn git(repo: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
@@ -29,7 +30,7 @@ fn git(repo: &Path, args: &[&str]) -> String {
 /// A git repo holding the sample monorepo, one commit on `main`.
 fn history(name: &str) -> std::path::PathBuf {
     let repo = sample_copy(name);
-    std::fs::write(repo.join("README.md"), "# sample\n").unwrap();
+    fs::write(repo.join("README.md"), "# sample\n").unwrap();
     git(&repo, &["init", "-q", "-b", "main"]);
     git(&repo, &["add", "-A"]);
     git(&repo, &["commit", "-q", "-m", "sample"]);
@@ -154,7 +155,7 @@ fn a_merge_commit_brings_the_branch_changes() {
 fn a_deleted_package_affects_its_former_dependents() {
     let repo = history("delete");
     let base = git(&repo, &["rev-parse", "HEAD"]);
-    std::fs::remove_dir_all(repo.join("libs/hermes/hermes.stillwater")).unwrap();
+    fs::remove_dir_all(repo.join("libs/hermes/hermes.stillwater")).unwrap();
     edit(
         &repo.join("libs/hermes/hermes.gwftools/pyproject.toml"),
         "\"hermes.stillwater\" = { path = \"../hermes.stillwater\", develop = true }\n",
@@ -236,7 +237,7 @@ fn ci_pushes_the_affected_images_to_a_registry() {
     let image = images[0]["image"].as_str().unwrap();
     assert_eq!(image, format!("{registry}/hello-world:{}", &head[..12]));
     assert!(images[0]["digest"].as_str().unwrap().starts_with("sha256:"));
-    let table = std::fs::read_to_string(&summary).unwrap();
+    let table = fs::read_to_string(&summary).unwrap();
     assert!(table.contains(&format!("| `{image}` |")), "{table}");
     // On the default branch the same image is also pushed as `latest`; pull both back.
     for reference in [image.to_string(), format!("{registry}/hello-world:latest")] {
@@ -249,7 +250,7 @@ fn ci_pushes_the_affected_images_to_a_registry() {
 
 #[test]
 fn the_workflow_is_valid_and_only_calls_xtask() {
-    let text = std::fs::read_to_string(repo_root().join(".github/workflows/images.yml")).unwrap();
+    let text = fs::read_to_string(repo_root().join(".github/workflows/images.yml")).unwrap();
     let doc: serde_yaml::Value = serde_yaml::from_str(&text).expect("valid YAML");
     let on = &doc["on"];
     assert!(on.get("pull_request").is_some() && on["push"]["branches"][0] == "main", "{on:?}");

@@ -8,6 +8,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use common::*;
+use fs_err as fs;
 
 fn dev(repo: &Path, args: &[&str]) -> Output {
     let mut all = vec!["dev"];
@@ -35,7 +36,7 @@ fn an_edit_on_the_host_is_live_without_a_rebuild() {
         .unwrap();
     assert!(second.status.success(), "{}", text(&second.stderr));
     assert_eq!(text(&second.stdout).trim(), "hello-world 1.0.0: hermes.typeo 0.1.5 (edited live)");
-    let calls = std::fs::read_to_string(&log).unwrap();
+    let calls = fs::read_to_string(&log).unwrap();
     assert!(
         !calls.lines().any(|l| l.starts_with("build")),
         "an edit rebuilt the dev image: {calls}"
@@ -58,7 +59,7 @@ fn an_edit_on_the_host_is_live_without_a_rebuild() {
         text(&third.stdout),
         text(&third.stderr)
     );
-    assert!(std::fs::read_to_string(&log).unwrap().lines().any(|l| l.starts_with("build")));
+    assert!(fs::read_to_string(&log).unwrap().lines().any(|l| l.starts_with("build")));
 }
 
 #[test]
@@ -96,7 +97,7 @@ fn files_written_into_the_mounts_belong_to_the_host_user() {
     let out =
         dev(&repo, &["hello-world", "--", "python", "-c", "open('written.txt', 'w').write('x')"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let meta = std::fs::metadata(repo.join("projects/hello-world/written.txt")).unwrap();
+    let meta = fs::metadata(repo.join("projects/hello-world/written.txt")).unwrap();
     assert_eq!((meta.uid(), meta.gid()), (4321, 4321));
 }
 
@@ -141,7 +142,7 @@ fn bad_input_is_a_clear_error() {
     );
     let broken = sample_copy("dev-broken");
     let manifest = broken.join("libs/hermes/hermes.quiver/pyproject.toml");
-    std::fs::write(&manifest, "[project\nname = ").unwrap();
+    fs::write(&manifest, "[project\nname = ").unwrap();
     let out = dev(&broken, &["export", "--", "true"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(

@@ -1,11 +1,12 @@
 //! `list` and `graph` end to end: the real binary on the sample repo, golden files and bad fixtures.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
-}
+use common::{repo_root, text};
+use fs_err as fs;
 
 fn xtask(repo: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_xtask"))
@@ -20,17 +21,13 @@ fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("test_data/bad").join(name)
 }
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
 /// Compares with a golden file; `UPDATE_GOLDEN=1` rewrites it instead.
 fn golden(name: &str, actual: &str) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("test_data/golden").join(name);
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&path, actual).unwrap();
+        fs::write(&path, actual).unwrap();
     }
-    let expected = std::fs::read_to_string(&path)
+    let expected = fs::read_to_string(&path)
         .unwrap_or_else(|_| panic!("missing {path:?}; run with UPDATE_GOLDEN=1"));
     assert_eq!(
         actual, expected,
@@ -196,7 +193,7 @@ fn a_non_utf8_manifest() {
 #[test]
 fn generated_repo_round_trips_through_graph() {
     let out_dir = std::env::temp_dir().join(format!("xtask-gen-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&out_dir);
+    let _ = fs::remove_dir_all(&out_dir);
     let gen = Command::new(env!("CARGO_BIN_EXE_xtask"))
         .args(["gen-repo", "--libs", "40", "--projects", "10", "--depth", "4", "--out"])
         .arg(&out_dir)
@@ -207,5 +204,5 @@ fn generated_repo_round_trips_through_graph() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["packages"].as_array().unwrap().len(), 50);
-    std::fs::remove_dir_all(&out_dir).unwrap();
+    fs::remove_dir_all(&out_dir).unwrap();
 }

@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use common::*;
+use fs_err as fs;
 
 /// A tag no other test uses, so parallel tests never overwrite each other's images.
 fn unique_tag(name: &str) -> String {
@@ -49,7 +50,7 @@ fn labels(image: &str) -> serde_json::Value {
 }
 
 fn calls(log: &Path) -> String {
-    std::fs::read_to_string(log).unwrap_or_default()
+    fs::read_to_string(log).unwrap_or_default()
 }
 
 #[test]
@@ -187,7 +188,7 @@ fn a_failing_dockerfile_leaves_the_previous_image_untouched() {
     let image = format!("hello-world:{tag}");
     build(&repo, &cache, &["hello-world", "--tag", &tag]);
     let id_before = text(&docker(&["image", "inspect", "--format", "{{.Id}}", &image]).stdout);
-    std::fs::write(
+    fs::write(
         repo.join("projects/hello-world/Dockerfile"),
         "FROM app\nRUN echo checking && false\n",
     )

@@ -10,6 +10,8 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::*;
+use fs_err as fs;
+use xtask::model::names::normalize;
 
 const PROJECTS: &[(&str, &str)] = &[
     ("projects/hello-world", "hello-world"),
@@ -17,13 +19,9 @@ const PROJECTS: &[(&str, &str)] = &[
     ("projects/gw-iaas/clients", "gw-clients"),
 ];
 
-fn normalize(name: &str) -> String {
-    name.to_lowercase().replace(['_', '.'], "-")
-}
-
 /// name → version of every package in a poetry.lock.
 fn lock_versions(lock: &Path) -> BTreeMap<String, String> {
-    let doc: toml::Table = std::fs::read_to_string(lock).unwrap().parse().unwrap();
+    let doc: toml::Table = fs::read_to_string(lock).unwrap().parse().unwrap();
     doc["package"]
         .as_array()
         .unwrap()
@@ -35,7 +33,7 @@ fn lock_versions(lock: &Path) -> BTreeMap<String, String> {
 }
 
 fn read_metadata(wheel: &str) -> String {
-    let mut zip = zip::ZipArchive::new(std::fs::File::open(wheel).unwrap()).unwrap();
+    let mut zip = zip::ZipArchive::new(fs::File::open(wheel).unwrap()).unwrap();
     let name = zip.file_names().find(|n| n.ends_with(".dist-info/METADATA")).unwrap().to_string();
     let mut s = String::new();
     zip.by_name(&name).unwrap().read_to_string(&mut s).unwrap();
@@ -62,9 +60,8 @@ fn install_and_check(repo: &Path, cache: &Path, project: &str, script: &str) -> 
     let wheels = xtask_json(repo, cache, &["wheels", project, "--json"]);
     let stage = scratch("install");
     let dir = stage.join("wheels");
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut requirements =
-        std::fs::read_to_string(fetched["requirements"].as_str().unwrap()).unwrap();
+    fs::create_dir_all(&dir).unwrap();
+    let mut requirements = fs::read_to_string(fetched["requirements"].as_str().unwrap()).unwrap();
     let mut local = BTreeMap::new();
     for w in wheels["wheels"].as_array().unwrap() {
         let file = Path::new(w["file"].as_str().unwrap());
@@ -76,16 +73,16 @@ fn install_and_check(repo: &Path, cache: &Path, project: &str, script: &str) -> 
             w["sha256"].as_str().unwrap()
         );
         local.insert(w["package"].as_str().unwrap().to_string(), version.to_string());
-        std::fs::copy(file, dir.join(name)).unwrap();
+        fs::copy(file, dir.join(name)).unwrap();
         let metadata = read_metadata(w["file"].as_str().unwrap());
         assert!(!metadata.contains("file://") && !metadata.contains("@ /"), "{name}:\n{metadata}");
     }
     for w in fetched["wheels"].as_array().unwrap() {
         let file = Path::new(w["file"].as_str().unwrap());
-        std::fs::copy(file, dir.join(file.file_name().unwrap())).unwrap();
+        fs::copy(file, dir.join(file.file_name().unwrap())).unwrap();
     }
-    std::fs::write(dir.join("requirements.txt"), &requirements).unwrap();
-    std::fs::copy(repo_root().join("xtask/test_data/e2e/install_check.py"), stage.join("check.py"))
+    fs::write(dir.join("requirements.txt"), &requirements).unwrap();
+    fs::copy(repo_root().join("xtask/test_data/e2e/install_check.py"), stage.join("check.py"))
         .unwrap();
     let mount = format!("{}:/w:ro", stage.display());
     let out = docker(&[
@@ -232,7 +229,7 @@ fn warm_wheels_start_no_container_and_an_edit_rebuilds_one_wheel() {
     assert!(
         !log.exists(),
         "a warm run called the engine: {}",
-        std::fs::read_to_string(&log).unwrap_or_default()
+        fs::read_to_string(&log).unwrap_or_default()
     );
     assert!(shas(&serde_json::from_slice(&warm.stdout).unwrap())
         .values()
@@ -253,10 +250,7 @@ fn warm_wheels_start_no_container_and_an_edit_rebuilds_one_wheel() {
             assert!(*cached && *sha == before[package].0, "{package} must be reused unchanged");
         }
     }
-    assert!(
-        std::fs::read_to_string(&log).unwrap().contains("run"),
-        "the rebuild went through $DOCKER"
-    );
+    assert!(fs::read_to_string(&log).unwrap().contains("run"), "the rebuild went through $DOCKER");
 }
 
 #[test]
@@ -264,13 +258,13 @@ fn missing_and_stale_locks_are_errors_that_say_how_to_fix_them() {
     let repo = sample_copy("locks");
     let cache = shared_cache();
     let lock = repo.join("projects/hello-world/poetry.lock");
-    let saved = std::fs::read(&lock).unwrap();
-    std::fs::remove_file(&lock).unwrap();
+    let saved = fs::read(&lock).unwrap();
+    fs::remove_file(&lock).unwrap();
     let out = xtask(&repo, &cache, &["fetch", "hello-world"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("projects/hello-world/poetry.lock is missing; run `cargo xtask lock projects/hello-world`"), "{}", text(&out.stderr));
 
-    std::fs::write(&lock, saved).unwrap();
+    fs::write(&lock, saved).unwrap();
     edit(
         &repo.join("projects/hello-world/pyproject.toml"),
         "python = \"^3.11\"\n",
@@ -300,7 +294,7 @@ fn a_failing_backend_is_named_with_the_tail_of_its_output() {
     let stderr = text(&out.stderr);
     assert!(stderr.contains("build wheel for hermes-typeo (libs/hermes/hermes.typeo)"), "{stderr}");
     assert!(stderr.contains("no_such_module"), "the backend's own message is shown: {stderr}");
-    let entries = std::fs::read_dir(cache.join("wheels"))
+    let entries = fs::read_dir(cache.join("wheels"))
         .map(|d| {
             d.filter(|e| !e.as_ref().unwrap().file_name().to_string_lossy().starts_with('.'))
                 .count()
@@ -316,7 +310,7 @@ fn a_corrupt_wheelhouse_file_is_discarded_and_fetched_again() {
     let first = xtask_json(&root, &cache, &["fetch", "hello-world", "--json"]);
     let toml_wheel = first["wheels"][0]["file"].as_str().unwrap().to_string();
     let good = first["wheels"][0]["sha256"].as_str().unwrap().to_string();
-    std::fs::write(&toml_wheel, b"not the wheel the lock pins").unwrap();
+    fs::write(&toml_wheel, b"not the wheel the lock pins").unwrap();
     let out = xtask(&root, &cache, &["fetch", "hello-world"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(
@@ -346,15 +340,15 @@ fn a_killed_build_leaves_no_broken_cache_entry() {
     std::thread::sleep(Duration::from_millis(300));
     child.kill().unwrap(); // SIGKILL: no cleanup code runs
     child.wait().unwrap();
-    for entry in std::fs::read_dir(cache.join("wheels")).into_iter().flatten() {
+    for entry in fs::read_dir(cache.join("wheels")).into_iter().flatten() {
         let entry = entry.unwrap();
         if entry.file_name().to_string_lossy().starts_with('.') {
             continue;
         }
         let wheels: Vec<_> =
-            std::fs::read_dir(entry.path()).unwrap().map(|e| e.unwrap().path()).collect();
+            fs::read_dir(entry.path()).unwrap().map(|e| e.unwrap().path()).collect();
         assert_eq!(wheels.len(), 1, "{:?}", entry.path());
-        zip::ZipArchive::new(std::fs::File::open(&wheels[0]).unwrap()).expect("a complete wheel");
+        zip::ZipArchive::new(fs::File::open(&wheels[0]).unwrap()).expect("a complete wheel");
     }
     let again = xtask_json(&root, &cache, &["wheels", "clients", "--json"]);
     let shared = xtask_json(&root, &shared_cache(), &["wheels", "clients", "--json"]);
@@ -414,11 +408,11 @@ fn lock_uses_the_pinned_poetry_and_writes_only_the_lock() {
     let repo = sample_copy("lock");
     let cache = shared_cache();
     let lock = repo.join("projects/hello-world/poetry.lock");
-    let before = std::fs::read_to_string(&lock).unwrap();
-    std::fs::remove_file(&lock).unwrap();
+    let before = fs::read_to_string(&lock).unwrap();
+    fs::remove_file(&lock).unwrap();
     let out = xtask(&repo, &cache, &["lock", "projects/hello-world"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let after = std::fs::read_to_string(&lock).unwrap();
+    let after = fs::read_to_string(&lock).unwrap();
     assert!(
         after.starts_with("# This file is automatically @generated by Poetry 2.5.1"),
         "{}",

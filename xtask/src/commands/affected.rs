@@ -1,295 +1,35 @@
 //! `cargo xtask affected --since <rev>`: the projects a change touches, each with its reasons.
 
-use std::collections::{BTreeMap, HashMap};
-
-use anyhow::{bail, Context, Result};
-use camino::Utf8Path;
+use anyhow::Result;
 use serde::Serialize;
-use xshell::{cmd, Shell};
 
-use super::print_json;
 use crate::cli::AffectedArgs;
-use crate::model::{self, graph::Graph, Kind, Repo};
-
-/// Changes under these affect every project: the build definition and the tooling itself.
-const EVERYTHING: &[&str] = &["docker/", "xtask/", ".cargo/", "Cargo.lock", "Cargo.toml"];
-
-#[derive(Debug, Serialize, PartialEq, Eq, Clone)]
-pub struct Reason {
-    pub changed: String,
-    /// Package folders from the project down to the changed package; empty for repo-wide causes.
-    pub chain: Vec<String>,
-}
-
-#[derive(Debug, Serialize, PartialEq, Eq)]
-pub struct Affected {
-    pub project: String,
-    pub path: String,
-    pub reasons: Vec<Reason>,
-}
+use crate::pipeline::affected::{compute, Affected};
+use crate::session::Session;
 
 #[derive(Serialize)]
 struct AffectedJson<'a> {
     affected: &'a [Affected],
 }
 
-pub fn run(root: &Utf8Path, args: &AffectedArgs) -> Result<()> {
-    let repo = model::load(root)?;
-    let sh = Shell::new()?;
-    let list = compute(&sh, &repo, &args.since, args.dirty)?;
+pub fn run(session: &Session, args: &AffectedArgs) -> Result<()> {
+    let list = compute(&session.sh, session.repo()?, &args.since, args.dirty)?;
     if args.json {
-        print_json(&AffectedJson { affected: &list })?;
-    } else if list.is_empty() {
+        return session.ui.print_json(&AffectedJson { affected: &list });
+    }
+    if list.is_empty() {
         println!("no project is affected by the changes since {}", args.since);
-    } else {
-        for a in &list {
-            let first = &a.reasons[0];
-            let why = if first.chain.is_empty() {
-                "repo-wide".to_string()
-            } else {
-                first.chain.join(" -> ")
-            };
-            let more = if a.reasons.len() > 1 {
-                format!(" (+{} more)", a.reasons.len() - 1)
-            } else {
-                String::new()
-            };
-            println!("{}  ({}: {why}){more}", a.path, first.changed);
-        }
+    }
+    for a in &list {
+        let first = &a.reasons[0];
+        let why =
+            if first.chain.is_empty() { "repo-wide".to_string() } else { first.chain.join(" -> ") };
+        let more = if a.reasons.len() > 1 {
+            format!(" (+{} more)", a.reasons.len() - 1)
+        } else {
+            String::new()
+        };
+        println!("{}  ({}: {why}){more}", a.path, first.changed);
     }
     Ok(())
-}
-
-/// Changed files since the merge base of `since` and HEAD (plus the working tree with `dirty`),
-/// mapped to projects through the graph now and, for deleted or moved packages, the graph then.
-pub fn compute(sh: &Shell, repo: &Repo, since: &str, dirty: bool) -> Result<Vec<Affected>> {
-    let root = &repo.root;
-    let commit = format!("{since}^{{commit}}");
-    if cmd!(sh, "git -C {root} rev-parse --verify --quiet {commit}")
-        .quiet()
-        .ignore_stdout()
-        .run()
-        .is_err()
-    {
-        let shallow = cmd!(sh, "git -C {root} rev-parse --is-shallow-repository")
-            .quiet()
-            .read()
-            .unwrap_or_default();
-        if shallow.trim() == "true" {
-            bail!("revision {since:?} is not in this shallow clone; fetch more history (`git fetch --deepen=50`, or `fetch-depth: 0` in actions/checkout) and run again");
-        }
-        bail!("revision {since:?} does not exist in this repository; pass a commit, branch or tag");
-    }
-    let base = cmd!(sh, "git -C {root} merge-base {since} HEAD")
-        .quiet()
-        .read()
-        .with_context(|| format!("find the merge base of {since} and HEAD"))?;
-    let mut changed: Vec<String> =
-        cmd!(sh, "git -C {root} diff --name-only --no-renames {base} HEAD")
-            .quiet()
-            .read()?
-            .lines()
-            .map(str::to_string)
-            .collect();
-    if dirty {
-        changed.extend(
-            cmd!(sh, "git -C {root} diff --name-only --no-renames HEAD")
-                .quiet()
-                .read()?
-                .lines()
-                .map(str::to_string),
-        );
-        changed.extend(
-            cmd!(sh, "git -C {root} ls-files --others --exclude-standard")
-                .quiet()
-                .read()?
-                .lines()
-                .map(str::to_string),
-        );
-    }
-    changed.sort();
-    changed.dedup();
-    // The old graph matters only when manifests changed: packages added, deleted or moved.
-    let before = if changed.iter().any(|p| p == "pyproject.toml" || p.ends_with("/pyproject.toml"))
-    {
-        Some(model::graph_at(sh, repo, &base)?)
-    } else {
-        None
-    };
-    Ok(affected(&repo.graph, before.as_ref(), &changed))
-}
-
-/// Which projects of `now` the `changed` paths touch (pure). `before` is the graph at the base
-/// revision, so that a deleted or moved package still affects its former dependents.
-pub fn affected(now: &Graph, before: Option<&Graph>, changed: &[String]) -> Vec<Affected> {
-    let projects: BTreeMap<&str, &str> = now
-        .packages
-        .iter()
-        .filter(|p| p.kind == Kind::Project)
-        .map(|p| (p.dir.as_str(), p.name.as_str()))
-        .collect();
-    let mut reasons: BTreeMap<&str, Vec<Reason>> = BTreeMap::new();
-    let graphs: Vec<&Graph> = std::iter::once(now).chain(before).collect();
-    let indexes: Vec<Index> = graphs.iter().map(|g| Index::new(g, &projects)).collect();
-    for path in changed {
-        if EVERYTHING
-            .iter()
-            .any(|p| path == p.trim_end_matches('/') || (p.ends_with('/') && path.starts_with(p)))
-        {
-            for dir in projects.keys() {
-                reasons
-                    .entry(dir)
-                    .or_default()
-                    .push(Reason { changed: path.clone(), chain: Vec::new() });
-            }
-            continue;
-        }
-        for (g, index) in graphs.iter().zip(&indexes) {
-            let Some(owner) = index.owner(path) else { continue };
-            let pkg = &g.packages[owner];
-            if pkg.kind == Kind::Lib && *path == format!("{}/poetry.lock", pkg.dir) {
-                continue; // a lib's own lock only matters to the lib's own checks
-            }
-            for (project, chain) in index.dependents.get(&owner).into_iter().flatten() {
-                let reason = Reason { changed: path.clone(), chain: chain.clone() };
-                let list = reasons.entry(project).or_default();
-                if !list.contains(&reason) {
-                    list.push(reason);
-                }
-            }
-        }
-    }
-    reasons
-        .into_iter()
-        .map(|(dir, reasons)| Affected {
-            project: projects[dir].to_string(),
-            path: dir.to_string(),
-            reasons,
-        })
-        .collect()
-}
-
-/// For one graph: folder → package, and package → the current projects whose main closure
-/// (extras applied) contains it, with the chain of folders that leads there.
-struct Index<'g> {
-    by_dir: HashMap<&'g str, usize>,
-    dependents: HashMap<usize, Vec<(&'g str, Vec<String>)>>,
-}
-
-impl<'g> Index<'g> {
-    fn new(g: &'g Graph, projects: &BTreeMap<&str, &str>) -> Index<'g> {
-        let by_dir = g
-            .packages
-            .iter()
-            .enumerate()
-            .filter(|(_, p)| p.kind != Kind::Config)
-            .map(|(i, p)| (p.dir.as_str(), i))
-            .collect();
-        let mut dependents: HashMap<usize, Vec<(&'g str, Vec<String>)>> = HashMap::new();
-        for (i, p) in g.packages.iter().enumerate() {
-            // Only projects that still exist now can be rebuilt.
-            if p.kind != Kind::Project || !projects.contains_key(p.dir.as_str()) {
-                continue;
-            }
-            let closure = g.closure(i, &[]);
-            for (member, _) in &closure.order {
-                let chain =
-                    closure.chain(*member).iter().map(|&c| g.packages[c].dir.clone()).collect();
-                dependents.entry(*member).or_default().push((p.dir.as_str(), chain));
-            }
-        }
-        Index { by_dir, dependents }
-    }
-
-    /// The package whose folder is the longest prefix of `path`.
-    fn owner(&self, path: &str) -> Option<usize> {
-        let mut dir = path;
-        while let Some((parent, _)) = dir.rsplit_once('/') {
-            if let Some(&i) = self.by_dir.get(parent) {
-                return Some(i);
-            }
-            dir = parent;
-        }
-        self.by_dir.get(model::paths::ROOT).copied()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::graph::Discovered;
-    use crate::model::manifest::parse_manifest;
-
-    fn poetry(name: &str, deps: &str) -> String {
-        format!("[tool.poetry]\nname = \"{name}\"\nversion = \"1\"\n[tool.poetry.dependencies]\n{deps}\n")
-    }
-
-    fn graph(files: &[(&str, String)]) -> Graph {
-        let d = files
-            .iter()
-            .map(|(dir, t)| Discovered { dir: dir.to_string(), manifest: parse_manifest(t) })
-            .collect();
-        Graph::build("/r", d, &|d: &str| d.starts_with("projects/"), &|_: &str| {
-            crate::model::DirState::Missing
-        })
-    }
-
-    fn sample() -> Graph {
-        graph(&[
-            ("libs/a", poetry("a", "")),
-            ("libs/b", poetry("b", "a = { path = \"../a\" }")),
-            ("libs/c", poetry("c", "")),
-            ("projects/x", poetry("x", "b = { path = \"../../libs/b\" }")),
-            ("projects/y", poetry("y", "c = { path = \"../../libs/c\" }")),
-        ])
-    }
-
-    fn dirs(list: &[Affected]) -> Vec<&str> {
-        list.iter().map(|a| a.path.as_str()).collect()
-    }
-
-    #[test]
-    fn a_deep_lib_affects_exactly_its_transitive_dependents() {
-        let list = affected(&sample(), None, &["libs/a/a/__init__.py".into()]);
-        assert_eq!(dirs(&list), vec!["projects/x"]);
-        assert_eq!(list[0].reasons[0].chain, vec!["projects/x", "libs/b", "libs/a"]);
-    }
-
-    #[test]
-    fn repo_wide_paths_projects_and_locks() {
-        let g = sample();
-        assert_eq!(
-            dirs(&affected(&g, None, &["docker/project.Dockerfile".into()])),
-            vec!["projects/x", "projects/y"]
-        );
-        assert_eq!(
-            dirs(&affected(&g, None, &["Cargo.lock".into()])),
-            vec!["projects/x", "projects/y"]
-        );
-        assert_eq!(
-            dirs(&affected(&g, None, &["projects/y/poetry.lock".into()])),
-            vec!["projects/y"]
-        );
-        assert!(affected(&g, None, &["libs/b/poetry.lock".into()]).is_empty());
-        assert!(affected(&g, None, &["README.md".into(), "docs/x.md".into()]).is_empty());
-    }
-
-    #[test]
-    fn a_deleted_package_affects_its_former_dependents() {
-        let before = sample();
-        let now = graph(&[
-            ("libs/b", poetry("b", "")),
-            ("libs/c", poetry("c", "")),
-            ("projects/x", poetry("x", "b = { path = \"../../libs/b\" }")),
-            ("projects/y", poetry("y", "c = { path = \"../../libs/c\" }")),
-        ]);
-        let list = affected(
-            &now,
-            Some(&before),
-            &["libs/a/pyproject.toml".into(), "libs/b/pyproject.toml".into()],
-        );
-        assert_eq!(dirs(&list), vec!["projects/x"]);
-        assert!(list[0].reasons.iter().any(|r| r.changed == "libs/a/pyproject.toml"
-            && r.chain.last().map(String::as_str) == Some("libs/a")));
-    }
 }

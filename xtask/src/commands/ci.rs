@@ -1,17 +1,19 @@
 //! `cargo xtask ci`: the affected projects' images, tagged by commit, pushed, summarised.
 
 use std::io::Write as _;
+use std::time::Instant;
 
 use anyhow::{Context, Result};
-use camino::Utf8Path;
+use fs_err as fs;
 use serde::Serialize;
-use xshell::{cmd, Shell};
+use xshell::cmd;
 
-use super::build_image::{self, human_bytes, ImageRow, ImagesJson};
-use super::{affected, print_json};
-use crate::cli::{BuildImageArgs, CiArgs};
-use crate::engine::Engine;
-use crate::model::{self, Kind, Repo};
+use super::build_image::{print_summary, ImagesJson};
+use crate::cli::CiArgs;
+use crate::pipeline::affected;
+use crate::pipeline::build::{self, human_bytes, Image, Options};
+use crate::pipeline::plan::{self, Request};
+use crate::session::Session;
 
 #[derive(Serialize)]
 struct MatrixEntry<'a> {
@@ -24,10 +26,9 @@ struct Matrix<'a> {
     include: Vec<MatrixEntry<'a>>,
 }
 
-pub fn run(root: &Utf8Path, args: &CiArgs) -> Result<()> {
-    let repo = model::load(root)?;
-    let sh = Shell::new()?;
-    let projects = select(&sh, &repo, args)?;
+pub fn run(session: &Session, args: &CiArgs) -> Result<()> {
+    let repo = session.repo()?;
+    let projects = select(session, args)?;
     if args.matrix {
         let include = projects
             .iter()
@@ -49,78 +50,72 @@ pub fn run(root: &Utf8Path, args: &CiArgs) -> Result<()> {
         println!("no project is affected; nothing to build");
         return step_summary(&[], "nothing to build");
     }
-    let root_dir = &repo.root;
-    let sha = cmd!(sh, "git -C {root_dir} rev-parse --short=12 HEAD")
+    let root = &repo.root;
+    let sha = cmd!(session.sh, "git -C {root} rev-parse --short=12 HEAD")
         .quiet()
         .read()
         .context("read the commit to tag images with")?;
-    let build_args = BuildImageArgs {
-        projects: projects.clone(),
-        all: false,
+    let request = Request {
+        projects,
         tag: sha.clone(),
-        dry_run: false,
-        no_cache: false,
-        json: args.json,
-        push: args.push,
         registry: args.registry.clone(),
+        push: args.push,
+        all: false,
     };
-    let rows = build_image::build(&repo, &build_args)?.unwrap_or_default();
-    if on_default_branch(&sh, &repo, args.default_branch.as_deref()) {
-        let engine = Engine::connect(&sh)?;
-        let bin = &engine.bin;
-        for row in &rows {
-            let latest = format!(
-                "{}:latest",
-                row.image.rsplit_once(':').map_or(row.image.as_str(), |(name, _)| name)
-            );
-            let image = &row.image;
-            cmd!(sh, "{bin} tag {image} {latest}")
-                .quiet()
-                .run()
-                .with_context(|| format!("tag {latest}"))?;
+    let t = Instant::now();
+    let targets = plan::targets(session, &request)?;
+    session.ui.step(&format!("plan {} image(s)", targets.len()), t);
+    let mut images = build::images(session, &targets, Options::default())?;
+    if args.push {
+        build::push(session, &mut images)?;
+    }
+    if on_default_branch(session, args.default_branch.as_deref()) {
+        let engine = session.engine()?;
+        for image in &images {
+            let name =
+                image.reference.rsplit_once(':').map_or(image.reference.as_str(), |(name, _)| name);
+            let latest = format!("{name}:latest");
+            engine.tag(&session.sh, &image.reference, &latest)?;
             if args.push {
-                engine.push(&sh, &latest)?;
+                engine.push(&session.sh, &latest)?;
             }
         }
     }
     if args.json {
-        print_json(&ImagesJson { images: &rows })?;
+        session.ui.print_json(&ImagesJson::of(&images))?;
     } else {
-        build_image::print_summary(&rows);
+        print_summary(&images);
     }
-    step_summary(&rows, &format!("commit {sha}"))
+    step_summary(&images, &format!("commit {sha}"))
 }
 
 /// `--project`s as given, the projects affected since `--since`, or every project.
-fn select(sh: &Shell, repo: &Repo, args: &CiArgs) -> Result<Vec<String>> {
+fn select(session: &Session, args: &CiArgs) -> Result<Vec<String>> {
+    let repo = session.repo()?;
     let g = &repo.graph;
     if !args.projects.is_empty() {
-        return args
-            .projects
-            .iter()
-            .map(|q| g.find(q).map(|i| g.packages[i].dir.clone()).map_err(anyhow::Error::msg))
-            .collect();
+        let dir =
+            |q: &String| g.find(q).map(|i| g.packages[i].dir.clone()).map_err(anyhow::Error::msg);
+        return args.projects.iter().map(dir).collect();
     }
     match &args.since {
         Some(since) => {
-            Ok(affected::compute(sh, repo, since, false)?.into_iter().map(|a| a.path).collect())
+            let list = affected::compute(&session.sh, repo, since, false)?;
+            Ok(list.into_iter().map(|a| a.path).collect())
         }
-        None => Ok(g
-            .packages
-            .iter()
-            .filter(|p| p.kind == Kind::Project)
-            .map(|p| p.dir.clone())
-            .collect()),
+        None => Ok(plan::projects(repo).into_iter().map(|i| g.packages[i].dir.clone()).collect()),
     }
 }
 
 /// Whether HEAD is the default branch: `--default-branch` (or main/master) against the branch
 /// checked out, or GitHub's `GITHUB_REF_NAME` where the checkout is detached.
-fn on_default_branch(sh: &Shell, repo: &Repo, default: Option<&str>) -> bool {
-    let root = &repo.root;
+fn on_default_branch(session: &Session, default: Option<&str>) -> bool {
+    let root = session.root();
     let branch = std::env::var("GITHUB_REF_NAME")
         .ok()
-        .or_else(|| cmd!(sh, "git -C {root} rev-parse --abbrev-ref HEAD").quiet().read().ok())
+        .or_else(|| {
+            cmd!(session.sh, "git -C {root} rev-parse --abbrev-ref HEAD").quiet().read().ok()
+        })
         .unwrap_or_default();
     match default {
         Some(d) => branch == d,
@@ -129,9 +124,10 @@ fn on_default_branch(sh: &Shell, repo: &Repo, default: Option<&str>) -> bool {
 }
 
 /// Appends a Markdown table to `$GITHUB_STEP_SUMMARY` when Actions sets it.
-fn step_summary(rows: &[ImageRow], title: &str) -> Result<()> {
+fn step_summary(images: &[Image], title: &str) -> Result<()> {
     let Ok(path) = std::env::var("GITHUB_STEP_SUMMARY") else { return Ok(()) };
     let mut text = format!("### Images ({title})\n\n");
+    let rows = ImagesJson::of(images).images;
     if rows.is_empty() {
         text += "No project is affected by this change.\n";
     } else {
@@ -144,15 +140,11 @@ fn step_summary(rows: &[ImageRow], title: &str) -> Result<()> {
                 human_bytes(r.size.saturating_sub(r.base_size)),
                 r.layers,
                 human_bytes(r.context_bytes),
-                r.status,
-                r.digest.as_deref().unwrap_or("")
+                serde_json::to_value(r.status)?.as_str().unwrap_or_default(),
+                r.digest.unwrap_or("")
             );
         }
     }
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .with_context(|| format!("open $GITHUB_STEP_SUMMARY ({path})"))?;
-    f.write_all(text.as_bytes()).with_context(|| format!("append to {path}"))
+    let mut f = fs::OpenOptions::new().create(true).append(true).open(&path)?;
+    f.write_all(text.as_bytes()).with_context(|| format!("append to $GITHUB_STEP_SUMMARY ({path})"))
 }

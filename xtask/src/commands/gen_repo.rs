@@ -98,7 +98,7 @@ fn manifest(specs: &[Spec], i: usize) -> String {
         let optional: Vec<&str> =
             s.deps.iter().filter(|d| d.1).map(|&(d, _)| specs[d].name.as_str()).collect();
         if !optional.is_empty() {
-            let _ = writeln!(out, "\n[tool.poetry.extras]\nfull = {:?}", optional);
+            let _ = writeln!(out, "\n[tool.poetry.extras]\nfull = {optional:?}");
         }
     } else {
         let required: Vec<&str> =
@@ -143,10 +143,10 @@ pub fn run(args: &GenRepoArgs) -> Result<()> {
 fn write_package(out: &Utf8Path, specs: &[Spec], i: usize) -> Result<()> {
     let dir = out.join(&specs[i].dir);
     let module = specs[i].name.replace(['.', '-'], "_");
-    std::fs::create_dir_all(dir.join(&module)).with_context(|| format!("create {dir}"))?;
-    std::fs::write(dir.join("pyproject.toml"), manifest(specs, i))
+    fs_err::create_dir_all(dir.join(&module))?;
+    fs_err::write(dir.join("pyproject.toml"), manifest(specs, i))
         .with_context(|| format!("write {dir}/pyproject.toml"))?;
-    std::fs::write(dir.join(&module).join("__init__.py"), format!("NAME = {:?}\n", specs[i].name))
+    fs_err::write(dir.join(&module).join("__init__.py"), format!("NAME = {:?}\n", specs[i].name))
         .with_context(|| format!("write {dir}/{module}/__init__.py"))?;
     Ok(())
 }

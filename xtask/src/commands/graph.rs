@@ -3,16 +3,16 @@
 use std::collections::BTreeSet;
 
 use anyhow::Result;
-use camino::Utf8Path;
 use serde::Serialize;
 
-use super::{package_rows, print_json, report, PackageRow};
+use super::{package_rows, report, PackageRow};
 use crate::cli::GraphArgs;
 use crate::model::{
     self,
     graph::{Edge, Graph, Problem},
     Kind,
 };
+use crate::session::Session;
 
 #[derive(Serialize)]
 struct EdgeRow<'a> {
@@ -50,8 +50,8 @@ fn edge_row<'a>(g: &'a Graph, e: &Edge) -> EdgeRow<'a> {
     }
 }
 
-pub fn run(repo: &Utf8Path, args: &GraphArgs) -> Result<()> {
-    let repo = model::load(repo)?;
+pub fn run(session: &Session, args: &GraphArgs) -> Result<()> {
+    let repo = session.repo()?;
     let g = &repo.graph;
     let (problems, closure) = match &args.package {
         None => (g.problems(), None),
@@ -66,14 +66,14 @@ pub fn run(repo: &Utf8Path, args: &GraphArgs) -> Result<()> {
             .iter()
             .map(|(i, extras)| ClosureRow {
                 path: &g.packages[*i].dir,
-                name: &g.packages[*i].name,
+                name: g.packages[*i].name.as_str(),
                 extras: extras.iter().cloned().collect(),
             })
             .collect::<Vec<_>>()
     });
     if args.json {
         let edges = g.edges.iter().map(|e| edge_row(g, e)).collect();
-        print_json(&GraphJson {
+        session.ui.print_json(&GraphJson {
             packages: package_rows(g),
             edges,
             errors: problems.clone(),
@@ -97,7 +97,7 @@ pub fn run(repo: &Utf8Path, args: &GraphArgs) -> Result<()> {
 }
 
 fn print_edges(g: &Graph) {
-    for (i, p) in g.packages.iter().enumerate().filter(|(_, p)| p.kind != Kind::Config) {
+    for (i, p) in g.packages.iter().enumerate() {
         println!("{} ({} {})", p.dir, p.name, p.version.as_deref().unwrap_or("-"));
         for e in g.edges.iter().filter(|e| e.from == i) {
             let row = edge_row(g, e);
@@ -119,8 +119,7 @@ fn print_edges(g: &Graph) {
 
 /// Graphviz DOT: every package and edge, or only a closure's packages and main edges.
 fn dot(g: &Graph, only: Option<BTreeSet<usize>>) -> String {
-    let keep =
-        |i: usize| only.as_ref().map_or(g.packages[i].kind != Kind::Config, |s| s.contains(&i));
+    let keep = |i: usize| only.as_ref().is_none_or(|s| s.contains(&i));
     let mut out = String::from("digraph monorepo {\n  rankdir=LR;\n  node [shape=box];\n");
     for p in g.packages.iter().enumerate().filter(|(i, _)| keep(*i)).map(|(_, p)| p) {
         let shape = if p.kind == Kind::Project { ", style=bold" } else { "" };

@@ -1,12 +1,12 @@
 //! `cargo xtask list`: every package of the monorepo.
 
 use anyhow::Result;
-use camino::Utf8Path;
 use serde::Serialize;
 
-use super::{package_rows, print_json, report, PackageRow};
+use super::{package_rows, report, PackageRow};
 use crate::cli::ListArgs;
-use crate::model::{self, graph::Problem};
+use crate::model::graph::Problem;
+use crate::session::Session;
 
 #[derive(Serialize)]
 struct ListJson<'a> {
@@ -14,12 +14,12 @@ struct ListJson<'a> {
     errors: Vec<Problem>,
 }
 
-pub fn run(repo: &Utf8Path, args: &ListArgs) -> Result<()> {
-    let repo = model::load(repo)?;
+pub fn run(session: &Session, args: &ListArgs) -> Result<()> {
+    let repo = session.repo()?;
     let problems = repo.graph.problems();
     let rows = package_rows(&repo.graph);
     if args.json {
-        print_json(&ListJson { packages: rows, errors: problems.clone() })?;
+        session.ui.print_json(&ListJson { packages: rows, errors: problems.clone() })?;
     } else {
         let width = rows.iter().map(|r| r.path.len()).max().unwrap_or(4).max(4);
         let name_width = rows.iter().map(|r| r.name.map_or(1, str::len)).max().unwrap_or(4).max(4);

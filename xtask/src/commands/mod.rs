@@ -1,4 +1,5 @@
-//! One module per command, plus the report helpers they share.
+//! One module per command: parse nothing more, call the pipeline, print. Plus the rows and
+//! problem reports several commands print.
 
 pub mod affected;
 pub mod bench;
@@ -17,9 +18,9 @@ pub mod wheels;
 use anyhow::{bail, Result};
 use serde::Serialize;
 
-use crate::model::graph::{Graph, Kind, Package, Problem};
+use crate::model::graph::{Graph, Kind, Problem};
 
-/// A package as the JSON contract shows it.
+/// A package (or a manifest without one) as the JSON contract shows it.
 #[derive(Serialize)]
 pub struct PackageRow<'a> {
     pub path: &'a str,
@@ -28,19 +29,23 @@ pub struct PackageRow<'a> {
     pub kind: Kind,
 }
 
-impl<'a> PackageRow<'a> {
-    pub fn of(p: &'a Package) -> Self {
-        PackageRow {
-            path: &p.dir,
-            name: Some(p.name.as_str()).filter(|n| !n.is_empty()),
-            version: p.version.as_deref(),
-            kind: p.kind,
-        }
-    }
-}
-
+/// Every manifest of the repo in folder order: packages, and `config` for manifests without one.
 pub fn package_rows(graph: &Graph) -> Vec<PackageRow<'_>> {
-    graph.packages.iter().map(PackageRow::of).collect()
+    let packages = graph.packages.iter().map(|p| PackageRow {
+        path: &p.dir,
+        name: Some(p.name.as_str()),
+        version: p.version.as_deref(),
+        kind: p.kind,
+    });
+    let configs = graph.configs.iter().map(|c| PackageRow {
+        path: &c.dir,
+        name: None,
+        version: c.manifest.version.as_deref(),
+        kind: Kind::Config,
+    });
+    let mut rows: Vec<PackageRow> = packages.chain(configs).collect();
+    rows.sort_by(|a, b| a.path.cmp(b.path));
+    rows
 }
 
 /// Prints problems to stderr, fatal ones as errors; fails when any is fatal.
@@ -53,11 +58,5 @@ pub fn report(problems: &[Problem]) -> Result<()> {
     if fatal > 0 {
         bail!("{fatal} problem(s) in the repo's manifests (listed above); fix them and run again");
     }
-    Ok(())
-}
-
-/// Prints a value as pretty JSON on stdout.
-pub fn print_json(value: &impl Serialize) -> Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
 }

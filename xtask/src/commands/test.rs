@@ -3,17 +3,18 @@
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use camino::Utf8Path;
-use xshell::{cmd, Shell};
+use xshell::cmd;
 
 use super::up;
+use crate::session::Session;
 
-pub fn run(root: &Utf8Path) -> Result<()> {
-    let sh = Shell::new()?;
-    sh.change_dir(root);
+pub fn run(session: &Session) -> Result<()> {
+    let root = crate::project_root();
+    let sh = &session.sh;
+    sh.change_dir(&root);
     let started = Instant::now();
-    let (_daemon, image) = up::engine_and_base_image(&sh, root)?;
-    let (_registry, registry) = up::start_registry(&sh, root)?;
+    let (_daemon, image) = up::engine_and_base_image(session)?;
+    let (_registry, registry) = up::start_registry(sh, &root)?;
     println!(
         "engine, {image} and a registry at {registry} ready in {:.1} s",
         started.elapsed().as_secs_f64()

@@ -1,20 +1,19 @@
 //! `cargo xtask up`: brings up what builds and tests need on a bare machine (engine, base image).
 
-use std::fs::File;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use camino::Utf8Path;
+use fs_err as fs;
 use xshell::{cmd, Shell};
 
-use crate::config;
-use crate::engine::SERVER_VERSION;
+use crate::engine;
+use crate::session::Session;
 
-pub fn run(root: &Utf8Path) -> Result<()> {
-    let sh = Shell::new()?;
+pub fn run(session: &Session) -> Result<()> {
     let started = Instant::now();
-    let (daemon, image) = engine_and_base_image(&sh, root)?;
+    let (daemon, image) = engine_and_base_image(session)?;
     // Unlike the test harness, `up` leaves the engine running for the commands that follow.
     daemon.detach();
     println!(
@@ -26,23 +25,32 @@ pub fn run(root: &Utf8Path) -> Result<()> {
 
 /// Installs docker.io when missing, starts dockerd when no engine answers, and provides the
 /// base image; returns the guard of a daemon it started and the base image's name.
-pub fn engine_and_base_image(sh: &Shell, root: &Utf8Path) -> Result<(Daemon, String)> {
-    ensure_docker_installed(sh)?;
-    let daemon = ensure_engine(sh, root)?;
-    let image = config::load(root)?.toolchain.python_image;
-    ensure_base_image(sh, root, &image)?;
+pub fn engine_and_base_image(session: &Session) -> Result<(Daemon, String)> {
+    ensure_engine_installed(&session.sh)?;
+    let daemon = ensure_engine(&session.sh, session.root())?;
+    let image = session.config()?.toolchain.python_image.clone();
+    ensure_base_image(session, &image)?;
     Ok((daemon, image))
 }
 
 /// Whether `bin` is an executable file on PATH.
 fn have(bin: &str) -> bool {
+    if bin.contains('/') {
+        return Utf8Path::new(bin).is_file();
+    }
     std::env::var_os("PATH")
         .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(bin).is_file()))
 }
 
-fn ensure_docker_installed(sh: &Shell) -> Result<()> {
-    if have("dockerd") && have("docker") {
+/// The engine's CLI (`$DOCKER` or docker) and, for docker, its daemon.
+fn ensure_engine_installed(sh: &Shell) -> Result<()> {
+    let bin = engine::binary();
+    let docker = Utf8Path::new(&bin).file_name() == Some("docker");
+    if have(&bin) && (!docker || have("dockerd")) {
         return Ok(());
+    }
+    if !docker {
+        bail!("$DOCKER is {bin:?}, which is not an executable on PATH; install it or unset DOCKER");
     }
     println!("installing docker.io (no dockerd on this machine)");
     apt_install(sh, &["docker.io"])
@@ -74,8 +82,8 @@ impl Daemon {
         within: Duration,
         ready: impl Fn() -> bool,
     ) -> Result<Daemon> {
-        std::fs::create_dir_all(log.parent().unwrap_or(log))?;
-        let file = File::create(log).with_context(|| format!("create {log}"))?;
+        fs::create_dir_all(log.parent().unwrap_or(log))?;
+        let file = fs::File::create(log)?.into_parts().0;
         // xshell cannot leave a child running in the background, hence std::process here.
         let child = Command::new(program)
             .args(args)
@@ -124,12 +132,9 @@ pub fn start_registry(sh: &Shell, root: &Utf8Path) -> Result<(Daemon, String)> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let address = format!("127.0.0.1:{port}");
     let dir = root.join("target/xtask/registry");
-    if dir.exists() {
-        sh.remove_path(&dir)?;
-    }
-    std::fs::create_dir_all(&dir)?;
+    crate::files::fresh_dir(&dir)?;
     let config = dir.join("config.yml");
-    std::fs::write(
+    fs::write(
         &config,
         format!("version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {dir}/data\n  delete:\n    enabled: true\nhttp:\n  addr: {address}\n"),
     )?;
@@ -143,44 +148,34 @@ pub fn start_registry(sh: &Shell, root: &Utf8Path) -> Result<(Daemon, String)> {
     Ok((daemon, address))
 }
 
-fn engine_answers(sh: &Shell) -> bool {
-    cmd!(sh, "docker version --format {SERVER_VERSION}")
-        .quiet()
-        .ignore_stdout()
-        .ignore_stderr()
-        .run()
-        .is_ok()
-}
-
 fn ensure_engine(sh: &Shell, root: &Utf8Path) -> Result<Daemon> {
-    if engine_answers(sh) {
+    if engine::answers(sh) {
         return Ok(Daemon(None));
+    }
+    if let Ok(host) = std::env::var("DOCKER_HOST") {
+        // Another engine is configured: starting a local dockerd would not make it answer.
+        bail!(
+            "the engine at DOCKER_HOST={host} does not answer; start it, or unset DOCKER_HOST to \
+             let `cargo xtask up` start a local dockerd"
+        );
     }
     let log_path = root.join("target/xtask/dockerd.log");
     println!("starting dockerd (log: {log_path})");
-    Daemon::start("dockerd", &[], &log_path, Duration::from_secs(60), || engine_answers(sh))
+    Daemon::start("dockerd", &[], &log_path, Duration::from_secs(60), || engine::answers(sh))
 }
 
 /// Makes the base image available: pulled when a registry answers, otherwise built locally
 /// from Debian packages and labelled as a stand-in.
-fn ensure_base_image(sh: &Shell, root: &Utf8Path, image: &str) -> Result<()> {
-    if cmd!(sh, "docker image inspect {image}")
-        .quiet()
-        .ignore_stdout()
-        .ignore_stderr()
-        .run()
-        .is_ok()
-    {
-        return Ok(());
-    }
-    if cmd!(sh, "docker pull {image}").quiet().ignore_stdout().ignore_stderr().run().is_ok() {
+fn ensure_base_image(session: &Session, image: &str) -> Result<()> {
+    let (sh, engine) = (&session.sh, session.engine()?);
+    if engine.image_id(sh, image)?.is_some() || engine.pull(sh, image) {
         return Ok(());
     }
     println!("no registry answers for {image}: building a stand-in from Debian bookworm packages");
     if !have("debootstrap") {
         apt_install(sh, &["debootstrap"])?;
     }
-    let rootfs = root.join("target/xtask/stand-in-rootfs");
+    let rootfs = session.root().join("target/xtask/stand-in-rootfs");
     if rootfs.exists() {
         sh.remove_path(&rootfs)?;
     }
@@ -201,21 +196,11 @@ fn ensure_base_image(sh: &Shell, root: &Utf8Path, image: &str) -> Result<()> {
     }
     sh.remove_path(rootfs.join("usr/lib/python3.11/EXTERNALLY-MANAGED"))?;
     std::os::unix::fs::symlink("python3", rootfs.join("usr/bin/python")).context("link python")?;
-    let tar = Command::new("tar")
-        .args(["-C", rootfs.as_str(), "-c", "."])
-        .stdout(Stdio::piped())
-        .spawn()
-        .context("tar the rootfs")?;
-    let status = Command::new("docker")
-        .args(["import", "--change", "ENV LANG=C.UTF-8", "--change", "CMD [\"python3\"]"])
-        .args(["--change", "LABEL xtask.stand-in=debootstrap-bookworm", "-", image])
-        .stdin(tar.stdout.context("tar stdout")?)
-        .stdout(Stdio::null())
-        .status()
-        .context("docker import the rootfs")?;
-    if !status.success() {
-        bail!("docker import of the stand-in {image} failed");
-    }
+    let changes =
+        ["ENV LANG=C.UTF-8", "CMD [\"python3\"]", "LABEL xtask.stand-in=debootstrap-bookworm"];
+    engine
+        .import(&rootfs, &changes, image)
+        .with_context(|| format!("import the stand-in {image}"))?;
     sh.remove_path(&rootfs)?;
     Ok(())
 }

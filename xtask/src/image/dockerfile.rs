@@ -18,7 +18,7 @@ pub fn copy_sources(dockerfile: &str) -> Vec<String> {
             let json = rest.join(" ");
             serde_json::from_str::<Vec<String>>(&json).unwrap_or_default()
         } else {
-            rest.iter().filter(|w| !w.starts_with("--")).map(|w| w.to_string()).collect()
+            rest.iter().filter(|w| !w.starts_with("--")).map(ToString::to_string).collect()
         };
         if args.len() >= 2 {
             sources.extend(args[..args.len() - 1].iter().cloned());

@@ -5,11 +5,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use super::manifest::{Dependency, Manifest, Source, MAIN};
-use super::names::{levenshtein, normalize};
+use super::names::{levenshtein, normalize, PackageName};
 use super::paths::manifest_of;
-use order::{adjacency, topological};
-use resolve::{check_target, missing_target, resolve_path, resolve_workspace};
+use order::topological;
+pub use resolve::Unresolvable;
 
+mod checks;
 mod order;
 mod resolve;
 
@@ -29,6 +30,8 @@ pub enum DirState {
     Skipped,
 }
 
+/// What a manifest is to the repo. Packages are libs or projects; `Config` marks a manifest
+/// without a package (repo-wide tool settings), which listings show and nothing builds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
@@ -39,10 +42,15 @@ pub enum Kind {
 
 pub struct Package {
     pub dir: String,
-    /// PEP 503-normalised name; empty for config-only manifests.
-    pub name: String,
+    pub name: PackageName,
     pub version: Option<String>,
     pub kind: Kind,
+    pub manifest: Manifest,
+}
+
+/// A manifest without a package: a folder of tool settings.
+pub struct ConfigOnly {
+    pub dir: String,
     pub manifest: Manifest,
 }
 
@@ -63,9 +71,7 @@ pub struct Edge {
 struct Unresolved {
     from: usize,
     dep: usize,
-    message: String,
-    /// False when the target only fails to parse: that is fatal only for closures that need it.
-    fatal_in_repo: bool,
+    why: Unresolvable,
 }
 
 /// An error or warning about the repo, tied to the manifest it is found in.
@@ -79,6 +85,9 @@ pub struct Problem {
 
 pub struct Graph {
     pub packages: Vec<Package>,
+    /// Manifests that declare no package: only tool settings (`Kind::Config`), such as a
+    /// virtual uv workspace root.
+    pub configs: Vec<ConfigOnly>,
     pub edges: Vec<Edge>,
     unresolved: Vec<Unresolved>,
     /// Folders whose manifest does not parse (or is not UTF-8), with the reason.
@@ -117,51 +126,77 @@ impl Graph {
         is_project: &dyn Fn(&str) -> bool,
         probe: &dyn Fn(&str) -> DirState,
     ) -> Graph {
-        let mut packages = Vec::new();
-        let mut broken = BTreeMap::new();
+        let mut g = Graph {
+            packages: Vec::new(),
+            configs: Vec::new(),
+            edges: Vec::new(),
+            unresolved: Vec::new(),
+            broken: BTreeMap::new(),
+        };
         for d in discovered {
             match d.manifest {
-                Ok(manifest) => {
-                    let name = manifest.name.as_deref().map(normalize).unwrap_or_default();
-                    let kind = match () {
-                        _ if name.is_empty() => Kind::Config,
-                        _ if is_project(&d.dir) => Kind::Project,
-                        _ => Kind::Lib,
-                    };
-                    let version = manifest.version.clone();
-                    packages.push(Package { dir: d.dir, name, version, kind, manifest });
-                }
+                Ok(manifest) => match manifest.name.as_deref().map(PackageName::new) {
+                    Some(name) if !name.is_empty() => {
+                        let kind = if is_project(&d.dir) { Kind::Project } else { Kind::Lib };
+                        let version = manifest.version.clone();
+                        g.packages.push(Package { dir: d.dir, name, version, kind, manifest });
+                    }
+                    _ => g.configs.push(ConfigOnly { dir: d.dir, manifest }),
+                },
                 Err(e) => {
-                    broken.insert(d.dir, e);
+                    g.broken.insert(d.dir, e);
                 }
             }
         }
-        packages.sort_by(|a, b| a.dir.cmp(&b.dir));
-        let by_dir: BTreeMap<&str, usize> =
-            packages.iter().enumerate().map(|(i, p)| (p.dir.as_str(), i)).collect();
+        g.packages.sort_by(|a, b| a.dir.cmp(&b.dir));
+        g.configs.sort_by(|a, b| a.dir.cmp(&b.dir));
+        g.resolve(repo_abs, probe);
+        g
+    }
 
-        let mut edges = Vec::new();
-        let mut unresolved = Vec::new();
-        for (from, pkg) in packages.iter().enumerate() {
+    /// Resolves every local dependency to a package folder, by path, never by name.
+    fn resolve(&mut self, repo_abs: &str, probe: &dyn Fn(&str) -> DirState) {
+        let by_dir: BTreeMap<&str, usize> =
+            self.packages.iter().enumerate().map(|(i, p)| (p.dir.as_str(), i)).collect();
+        for (from, pkg) in self.packages.iter().enumerate() {
             for (dep_idx, dep) in pkg.manifest.deps.iter().enumerate() {
                 let target = match &dep.source {
-                    Source::Path { path, .. } => resolve_path(repo_abs, pkg, dep, path),
-                    Source::Workspace => resolve_workspace(&packages, pkg, dep),
+                    Source::Path { path, .. } => resolve::path(repo_abs, pkg, path),
+                    Source::Workspace => resolve::workspace(self, pkg, dep),
                     _ => continue,
                 };
                 let result = target.and_then(|dir| match by_dir.get(dir.as_str()) {
-                    Some(&to) => check_target(&packages[to], dep, &dir).map(|()| to),
-                    None => Err(missing_target(dep, &dir, &broken, probe)),
+                    Some(&to) => resolve::check_target(&self.packages[to], dep, &dir).map(|()| to),
+                    None => Err(self.missing(&dir, probe)),
                 });
                 match result {
-                    Ok(to) => edges.push(Edge { from, to, dep: dep_idx }),
-                    Err((message, fatal_in_repo)) => {
-                        unresolved.push(Unresolved { from, dep: dep_idx, message, fatal_in_repo })
-                    }
+                    Ok(to) => self.edges.push(Edge { from, to, dep: dep_idx }),
+                    Err(why) => self.unresolved.push(Unresolved { from, dep: dep_idx, why }),
                 }
             }
         }
-        Graph { packages, edges, unresolved, broken }
+    }
+
+    /// Why `dir` holds no package the graph knows.
+    fn missing(&self, dir: &str, probe: &dyn Fn(&str) -> DirState) -> Unresolvable {
+        let dir = dir.to_string();
+        if let Some(error) = self.broken.get(&dir) {
+            return Unresolvable::Broken { dir, error: error.clone() };
+        }
+        if self.configs.iter().any(|c| c.dir == dir) {
+            return Unresolvable::NotAPackage { dir };
+        }
+        match probe(&dir) {
+            DirState::Missing => Unresolvable::Missing { dir },
+            DirState::NoManifest => Unresolvable::NoManifest { dir },
+            DirState::Skipped => Unresolvable::Skipped { dir },
+        }
+    }
+
+    fn unresolved_problem(&self, u: &Unresolved, fatal: bool) -> Problem {
+        let pkg = &self.packages[u.from];
+        let key = &pkg.manifest.deps[u.dep].key;
+        Problem { path: pkg.manifest_path(), message: u.why.message(key), fatal }
     }
 
     pub fn dep(&self, edge: &Edge) -> &Dependency {
@@ -177,11 +212,7 @@ impl Graph {
             .map(|(dir, e)| Problem { path: manifest_of(dir), message: e.clone(), fatal: false })
             .collect();
         for u in &self.unresolved {
-            out.push(Problem {
-                path: self.packages[u.from].manifest_path(),
-                message: u.message.clone(),
-                fatal: u.fatal_in_repo,
-            });
+            out.push(self.unresolved_problem(u, u.why.fatal_in_repo()));
         }
         let main_edges: Vec<(usize, usize)> = self
             .edges
@@ -230,11 +261,7 @@ impl Graph {
             }
             for u in self.unresolved.iter().filter(|u| u.from == p) {
                 if is_active(&self.packages[p].manifest.deps[u.dep]) {
-                    let problem = Problem {
-                        path: self.packages[p].manifest_path(),
-                        message: u.message.clone(),
-                        fatal: true,
-                    };
+                    let problem = self.unresolved_problem(u, true);
                     if !problems.contains(&problem) {
                         problems.push(problem);
                     }
@@ -259,9 +286,15 @@ impl Graph {
         if let Some(e) = self.broken.get(trimmed) {
             return Err(format!("{} does not parse: {e}", manifest_of(trimmed)));
         }
+        if self.configs.iter().any(|c| c.dir == trimmed) {
+            return Err(format!(
+                "{} declares no package (only tool settings); pass a project or a lib",
+                manifest_of(trimmed)
+            ));
+        }
         let name = normalize(query);
         let hits: Vec<usize> =
-            (0..self.packages.len()).filter(|&i| self.packages[i].name == name).collect();
+            (0..self.packages.len()).filter(|&i| self.packages[i].name == *name).collect();
         match hits.as_slice() {
             [one] => Ok(*one),
             [] => Err(self.unknown(query)),
@@ -281,7 +314,6 @@ impl Graph {
         let mut near: Vec<(usize, &Package)> = self
             .packages
             .iter()
-            .filter(|p| p.kind != Kind::Config)
             .map(|p| (levenshtein(&name, &p.name).min(levenshtein(query, &p.dir)), p))
             .filter(|(d, p)| *d <= 3.max(name.len() / 3) || p.name.contains(&name))
             .collect();
@@ -294,78 +326,6 @@ impl Graph {
             format!("did you mean {}?", names.join(", "))
         };
         format!("no package {query:?} in this repo; {hint}")
-    }
-
-    fn duplicate_names(&self, nodes: impl Iterator<Item = usize>) -> Vec<Problem> {
-        let mut by_name: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-        for i in nodes {
-            by_name.entry(&self.packages[i].name).or_default().push(&self.packages[i].dir);
-        }
-        by_name
-            .into_iter()
-            .filter(|(_, dirs)| dirs.len() > 1)
-            .map(|(name, dirs)| Problem {
-                path: manifest_of(dirs[1]),
-                message: format!(
-                    "two packages named {name:?} in one closure: {}; rename one ([project] name or [tool.poetry] name)",
-                    dirs.join(" and ")
-                ),
-                fatal: true,
-            })
-            .collect()
-    }
-
-    /// One problem per dependency cycle among `nodes`.
-    fn cycles(&self, nodes: &BTreeSet<usize>, edges: &[(usize, usize)]) -> Vec<Problem> {
-        let adj = adjacency(nodes, edges);
-        let mut state: BTreeMap<usize, u8> = BTreeMap::new(); // 1 = on the stack, 2 = done
-        let mut found: Vec<Vec<usize>> = Vec::new();
-        for &start in nodes {
-            if state.contains_key(&start) {
-                continue;
-            }
-            // Iterative DFS keeps deep synthetic graphs off the call stack.
-            let mut stack: Vec<(usize, usize)> = vec![(start, 0)];
-            state.insert(start, 1);
-            while let Some(&mut (node, ref mut next)) = stack.last_mut() {
-                if let Some(&to) = adj[&node].get(*next) {
-                    *next += 1;
-                    match state.get(&to) {
-                        None => {
-                            state.insert(to, 1);
-                            stack.push((to, 0));
-                        }
-                        Some(1) => {
-                            let pos = stack.iter().position(|&(n, _)| n == to).unwrap_or(0);
-                            found.push(stack[pos..].iter().map(|&(n, _)| n).collect());
-                        }
-                        _ => {}
-                    }
-                } else {
-                    state.insert(node, 2);
-                    stack.pop();
-                }
-            }
-        }
-        found
-            .into_iter()
-            .map(|cycle| {
-                let mut names: Vec<String> = cycle.iter().map(|&i| self.label(i)).collect();
-                names.push(self.label(cycle[0]));
-                Problem {
-                    path: self.packages[cycle[0]].manifest_path(),
-                    message: format!(
-                        "dependency cycle: {}; remove one of these path dependencies",
-                        names.join(" -> ")
-                    ),
-                    fatal: true,
-                }
-            })
-            .collect()
-    }
-
-    fn label(&self, i: usize) -> String {
-        format!("{} ({})", self.packages[i].name, self.packages[i].dir)
     }
 }
 

@@ -5,39 +5,47 @@ use std::collections::{BTreeMap, BTreeSet};
 use toml::{Table, Value};
 
 use super::markers::{compare_versions, evaluate, Env};
-use super::names::{normalize, parse_requirement};
+use super::names::{normalize, parse_requirement, PackageName};
+use crate::config::Runtime;
+use crate::hash::Sha256;
 
 pub struct Lock {
     pub packages: Vec<LockedPackage>,
 }
 
 pub struct LockedPackage {
-    pub name: String,
+    pub name: PackageName,
     pub version: String,
     /// `legacy`, `directory`, `file`, `git`, … or empty for the default index.
     pub source_type: String,
     pub source_url: Option<String>,
-    /// `(file name, "sha256:…")`.
-    pub files: Vec<(String, String)>,
+    pub files: Vec<LockedFile>,
     pub deps: Vec<LockDep>,
     /// Extra name to the requirement strings it adds.
     pub extras: BTreeMap<String, Vec<String>>,
 }
 
-pub struct LockDep {
+/// One distribution file a lock allows, with its pinned digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockedFile {
     pub name: String,
+    pub sha256: Sha256,
+}
+
+pub struct LockDep {
+    pub name: PackageName,
     pub optional: bool,
     pub markers: Option<String>,
     pub python: Option<String>,
     pub extras: Vec<String>,
 }
 
-/// A third-party distribution to install, pinned, with the hashes the lock allows.
+/// A third-party distribution to install, pinned, with the files the lock allows.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Pinned {
-    pub name: String,
+    pub name: PackageName,
     pub version: String,
-    pub files: Vec<(String, String)>,
+    pub files: Vec<LockedFile>,
     pub index: Option<String>,
 }
 
@@ -46,91 +54,80 @@ pub fn parse_lock(text: &str) -> Result<Lock, String> {
         .parse()
         .map_err(|e: toml::de::Error| format!("invalid TOML: {}", e.to_string().trim_end()))?;
     let legacy_files = doc.get("metadata").and_then(|m| m.get("files")).and_then(Value::as_table);
-    let mut packages = Vec::new();
-    for p in doc.get("package").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default() {
-        let s = |k: &str| p.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
-        let raw_name = s("name");
-        let name = normalize(&raw_name);
-        // Lock 1.1 keeps file hashes in [metadata.files], keyed by the package name.
-        let files_value = p.get("files").or_else(|| {
-            legacy_files.and_then(|f| f.iter().find(|(k, _)| normalize(k) == name).map(|(_, v)| v))
-        });
-        let files = files_value
-            .and_then(Value::as_array)
-            .map(|fs| {
-                fs.iter()
-                    .filter_map(|f| {
-                        Some((
-                            f.get("file")?.as_str()?.to_string(),
-                            f.get("hash")?.as_str()?.to_string(),
-                        ))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        let mut deps = Vec::new();
-        if let Some(table) = p.get("dependencies").and_then(Value::as_table) {
-            for (dep, spec) in table {
-                let entries: Vec<&Value> = match spec {
-                    Value::Array(items) => items.iter().collect(),
-                    other => vec![other],
-                };
-                for e in entries {
-                    let get = |k: &str| e.get(k).and_then(Value::as_str).map(str::to_string);
-                    deps.push(LockDep {
-                        name: normalize(dep),
-                        optional: e.get("optional").and_then(Value::as_bool).unwrap_or(false),
-                        markers: get("markers"),
-                        python: get("python"),
-                        extras: e
-                            .get("extras")
-                            .and_then(Value::as_array)
-                            .map(|x| x.iter().filter_map(Value::as_str).map(normalize).collect())
-                            .unwrap_or_default(),
-                    });
-                }
-            }
-        }
-        let extras = p
-            .get("extras")
-            .and_then(Value::as_table)
-            .map(|t| {
-                t.iter()
-                    .map(|(k, v)| {
-                        let reqs = v.as_array().map(|a| {
-                            a.iter().filter_map(Value::as_str).map(str::to_string).collect()
-                        });
-                        (normalize(k), reqs.unwrap_or_default())
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        let source = p.get("source");
-        packages.push(LockedPackage {
-            name,
-            version: s("version"),
-            source_type: source
-                .and_then(|x| x.get("type"))
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string(),
-            source_url: source
-                .and_then(|x| x.get("url"))
-                .and_then(Value::as_str)
-                .map(str::to_string),
-            files,
-            deps,
-            extras,
-        });
-    }
+    let entries = doc.get("package").and_then(Value::as_array).map(Vec::as_slice);
+    let packages = entries.unwrap_or_default().iter().map(|p| package(p, legacy_files)).collect();
     Ok(Lock { packages })
+}
+
+fn package(p: &Value, legacy_files: Option<&Table>) -> LockedPackage {
+    let s = |k: &str| p.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+    let name = PackageName::new(&s("name"));
+    // Lock 1.1 keeps file hashes in [metadata.files], keyed by the package name.
+    let files_value = p.get("files").or_else(|| {
+        let legacy = legacy_files?.iter().find(|(k, _)| PackageName::new(k) == name);
+        legacy.map(|(_, v)| v)
+    });
+    let source = p.get("source");
+    let source_str = |k: &str| source.and_then(|x| x.get(k)).and_then(Value::as_str);
+    LockedPackage {
+        name,
+        version: s("version"),
+        source_type: source_str("type").unwrap_or_default().to_string(),
+        source_url: source_str("url").map(str::to_string),
+        files: files_value.and_then(Value::as_array).map(|fs| files(fs)).unwrap_or_default(),
+        deps: p.get("dependencies").and_then(Value::as_table).map(deps).unwrap_or_default(),
+        extras: p.get("extras").and_then(Value::as_table).map(extras).unwrap_or_default(),
+    }
+}
+
+/// `files = [{file, hash}]`; entries without a sha256 are not files xtask can verify.
+fn files(entries: &[Value]) -> Vec<LockedFile> {
+    let file = |f: &Value| {
+        let sha256 = Sha256::from_prefixed(f.get("hash")?.as_str()?)?;
+        Some(LockedFile { name: f.get("file")?.as_str()?.to_string(), sha256 })
+    };
+    entries.iter().filter_map(file).collect()
+}
+
+/// `[package.dependencies]`: a constraint, a table, or a list of them split by markers.
+fn deps(table: &Table) -> Vec<LockDep> {
+    let mut deps = Vec::new();
+    for (dep, spec) in table {
+        let entries: Vec<&Value> = match spec {
+            Value::Array(items) => items.iter().collect(),
+            other => vec![other],
+        };
+        for e in entries {
+            let get = |k: &str| e.get(k).and_then(Value::as_str).map(str::to_string);
+            let extras = e.get("extras").and_then(Value::as_array);
+            deps.push(LockDep {
+                name: PackageName::new(dep),
+                optional: e.get("optional").and_then(Value::as_bool).unwrap_or(false),
+                markers: get("markers"),
+                python: get("python"),
+                extras: extras
+                    .map(|x| x.iter().filter_map(Value::as_str).map(normalize).collect())
+                    .unwrap_or_default(),
+            });
+        }
+    }
+    deps
+}
+
+/// `[package.extras]`: extra name (normalised) to the requirement strings it adds.
+fn extras(table: &Table) -> BTreeMap<String, Vec<String>> {
+    let reqs = |v: &Value| -> Vec<String> {
+        let items = v.as_array().map(|a| a.iter().filter_map(Value::as_str).map(str::to_string));
+        items.map(Iterator::collect).unwrap_or_default()
+    };
+    table.iter().map(|(k, v)| (normalize(k), reqs(v))).collect()
 }
 
 /// Why the third-party set cannot be read from a lock.
 #[derive(Debug, PartialEq)]
 pub enum LockError {
     /// A dependency the lock does not list: the lock is older than a manifest.
-    Missing(String),
+    Missing(PackageName),
     /// A marker or requirement in the lock that does not parse.
     Invalid(String),
 }
@@ -148,7 +145,7 @@ impl std::error::Error for LockError {}
 
 /// A root requirement: a main dependency of the project (name, extras, markers).
 pub struct Root {
-    pub name: String,
+    pub name: PackageName,
     pub extras: Vec<String>,
     pub markers: Option<String>,
 }
@@ -158,87 +155,86 @@ pub struct Root {
 pub fn third_party(
     lock: &Lock,
     roots: &[Root],
-    runtime: &crate::config::Runtime,
+    runtime: &Runtime,
 ) -> Result<Vec<Pinned>, LockError> {
+    let mut walk = Walk { lock, runtime, want: BTreeMap::new(), queue: Vec::new() };
     let no_extras = BTreeSet::new();
-    let mut want: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    let mut queue: Vec<String> = Vec::new();
-    let request = |want: &mut BTreeMap<String, BTreeSet<String>>,
-                   queue: &mut Vec<String>,
-                   name: &str,
-                   extras: &[String]| {
-        let fresh = !want.contains_key(name);
-        let entry = want.entry(name.to_string()).or_default();
-        let before = entry.len();
-        entry.extend(extras.iter().cloned());
-        if fresh || entry.len() > before {
-            queue.push(name.to_string());
-        }
-    };
     for r in roots {
-        if r.markers
-            .as_deref()
-            .map_or(Ok(true), |m| evaluate(m, &env_for(runtime, &no_extras)))
-            .map_err(LockError::Invalid)?
-        {
-            request(&mut want, &mut queue, &r.name, &r.extras);
+        if marker_holds(r.markers.as_deref(), &env_for(runtime, &no_extras))? {
+            walk.request(&r.name, &r.extras);
         }
     }
-    while let Some(name) = queue.pop() {
-        let pkg = find(lock, &name)?;
-        let extras = want[&name].clone();
-        // Requirements that the requested extras add, with the extras they ask of their targets.
-        let mut enabled: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for e in &extras {
-            for req in pkg.extras.get(e).into_iter().flatten() {
-                let r = parse_requirement(req.split(" (").next().unwrap_or(req))
-                    .map_err(|e| LockError::Invalid(format!("{}: {e}", pkg.name)))?;
-                enabled.entry(normalize(&r.name)).or_default().extend(r.extras);
-            }
-        }
-        let env = env_for(runtime, &extras);
-        for dep in &pkg.deps {
-            if dep.optional && !enabled.contains_key(&dep.name) {
-                continue;
-            }
-            if !dep
-                .markers
-                .as_deref()
-                .map_or(Ok(true), |m| evaluate(m, &env))
-                .map_err(LockError::Invalid)?
-            {
-                continue;
-            }
-            if !dep
-                .python
-                .as_deref()
-                .is_none_or(|c| python_matches(c, &runtime.python_full_version))
-            {
-                continue;
-            }
-            let mut dep_extras = dep.extras.clone();
-            dep_extras.extend(enabled.get(&dep.name).cloned().unwrap_or_default());
-            request(&mut want, &mut queue, &dep.name, &dep_extras);
-        }
+    while let Some(name) = walk.queue.pop() {
+        walk.visit(&name)?;
     }
     let mut out = Vec::new();
-    for name in want.keys() {
+    for name in walk.want.keys() {
         let p = find(lock, name)?;
         if matches!(p.source_type.as_str(), "directory" | "file") {
             continue;
         }
         let index = (p.source_type == "legacy").then(|| p.source_url.clone()).flatten();
-        out.push(Pinned {
-            name: p.name.clone(),
-            version: p.version.clone(),
-            files: p.files.clone(),
-            index,
-        });
+        let (name, version, files) = (p.name.clone(), p.version.clone(), p.files.clone());
+        out.push(Pinned { name, version, files, index });
     }
     Ok(out)
 }
 
-fn env_for<'a>(runtime: &'a crate::config::Runtime, extras: &'a BTreeSet<String>) -> Env<'a> {
+/// The packages reached so far, with the extras requested of each, and those left to visit.
+struct Walk<'a> {
+    lock: &'a Lock,
+    runtime: &'a Runtime,
+    want: BTreeMap<PackageName, BTreeSet<String>>,
+    queue: Vec<PackageName>,
+}
+
+impl Walk<'_> {
+    /// Asks for `name` with `extras`; (re)visits it when it is new or asked for more extras.
+    fn request(&mut self, name: &PackageName, extras: &[String]) {
+        let fresh = !self.want.contains_key(name);
+        let entry = self.want.entry(name.clone()).or_default();
+        let before = entry.len();
+        entry.extend(extras.iter().cloned());
+        if fresh || entry.len() > before {
+            self.queue.push(name.clone());
+        }
+    }
+
+    fn visit(&mut self, name: &PackageName) -> Result<(), LockError> {
+        let pkg = find(self.lock, name)?;
+        let extras = self.want[name].clone();
+        // Requirements that the requested extras add, with the extras they ask of their targets.
+        let mut enabled: BTreeMap<PackageName, Vec<String>> = BTreeMap::new();
+        for e in &extras {
+            for req in pkg.extras.get(e).into_iter().flatten() {
+                let r = parse_requirement(req.split(" (").next().unwrap_or(req))
+                    .map_err(|e| LockError::Invalid(format!("{}: {e}", pkg.name)))?;
+                enabled.entry(PackageName::new(&r.name)).or_default().extend(r.extras);
+            }
+        }
+        let env = env_for(self.runtime, &extras);
+        let python = &self.runtime.python_full_version;
+        for dep in &pkg.deps {
+            let wanted = !dep.optional || enabled.contains_key(&dep.name);
+            if !wanted
+                || !marker_holds(dep.markers.as_deref(), &env)?
+                || !dep.python.as_deref().is_none_or(|c| python_matches(c, python))
+            {
+                continue;
+            }
+            let mut dep_extras = dep.extras.clone();
+            dep_extras.extend(enabled.get(&dep.name).cloned().unwrap_or_default());
+            self.request(&dep.name, &dep_extras);
+        }
+        Ok(())
+    }
+}
+
+fn marker_holds(marker: Option<&str>, env: &Env) -> Result<bool, LockError> {
+    marker.map_or(Ok(true), |m| evaluate(m, env)).map_err(LockError::Invalid)
+}
+
+fn env_for<'a>(runtime: &'a Runtime, extras: &'a BTreeSet<String>) -> Env<'a> {
     Env {
         python_full_version: &runtime.python_full_version,
         sys_platform: &runtime.sys_platform,
@@ -247,11 +243,8 @@ fn env_for<'a>(runtime: &'a crate::config::Runtime, extras: &'a BTreeSet<String>
     }
 }
 
-fn find<'a>(lock: &'a Lock, name: &str) -> Result<&'a LockedPackage, LockError> {
-    lock.packages
-        .iter()
-        .find(|p| p.name == name)
-        .ok_or_else(|| LockError::Missing(name.to_string()))
+fn find<'a>(lock: &'a Lock, name: &PackageName) -> Result<&'a LockedPackage, LockError> {
+    lock.packages.iter().find(|p| p.name == *name).ok_or_else(|| LockError::Missing(name.clone()))
 }
 
 /// Whether a Poetry Python constraint (`^3.8`, `>=3.8,<3.11`, `~3.9`, `3.8.*`, `a || b`) admits `python`.

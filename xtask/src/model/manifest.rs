@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use toml::{Table, Value};
 
-use super::names::{normalize, parse_requirement};
+use super::names::{normalize, parse_requirement, PackageName};
 use sections::{read_groups, read_scripts, shadow_main_by_local_groups};
 
 /// The dependency group every runtime dependency belongs to.
@@ -32,8 +32,7 @@ pub struct Manifest {
 /// One declared dependency, local or not.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Dependency {
-    /// PEP 503-normalised name.
-    pub name: String,
+    pub name: PackageName,
     /// `main`, a Poetry or PEP 735 group name, or `dev` for legacy dev-dependencies.
     pub group: String,
     pub source: Source,
@@ -74,7 +73,27 @@ pub fn parse_manifest(text: &str) -> Result<Manifest, String> {
     let poetry = sub(&doc, &["tool", "poetry"]);
     let project = sub(&doc, &["project"]);
     let mut m = Manifest::default();
+    read_identity(project, poetry, &mut m)?;
+    let poetry_deps = poetry.and_then(|p| p.get("dependencies")).map(|v| {
+        v.as_table().ok_or_else(|| "[tool.poetry.dependencies] must be a table".to_string())
+    });
+    let poetry_deps = poetry_deps.transpose()?;
+    let enrich = Enrichment { poetry: poetry_deps, uv: sub(&doc, &["tool", "uv", "sources"]) };
+    read_main(project, poetry, &enrich, &mut m)?;
+    read_optional(project, &enrich, &mut m)?;
+    read_groups(&doc, poetry, &enrich, &mut m)?;
+    shadow_main_by_local_groups(&mut m.deps);
+    read_scripts(project, poetry, &mut m)?;
+    read_layout(&doc, poetry, &mut m)?;
+    Ok(m)
+}
 
+/// Name and version: `[project]` first, then `[tool.poetry]`; none in Poetry's non-package mode.
+fn read_identity(
+    project: Option<&Table>,
+    poetry: Option<&Table>,
+    m: &mut Manifest,
+) -> Result<(), String> {
     if let Some(project) = project {
         m.name = str_at(project, "name", "[project]")?;
         m.version = str_at(project, "version", "[project]")?;
@@ -90,50 +109,58 @@ pub fn parse_manifest(text: &str) -> Result<Manifest, String> {
             m.version = str_at(poetry, "version", "[tool.poetry]")?;
         }
     }
+    Ok(())
+}
 
-    let poetry_deps = poetry.and_then(|p| p.get("dependencies")).map(|v| {
-        v.as_table().ok_or_else(|| "[tool.poetry.dependencies] must be a table".to_string())
-    });
-    let poetry_deps = poetry_deps.transpose()?;
-    let uv_sources = sub(&doc, &["tool", "uv", "sources"]);
-
-    let pep621_deps = project.and_then(|p| p.get("dependencies"));
-    if let Some(value) = pep621_deps {
-        let enrich = Enrichment { poetry: poetry_deps, uv: uv_sources };
+/// The main dependencies: PEP 621's list, or Poetry's table when `[project]` has none.
+fn read_main(
+    project: Option<&Table>,
+    poetry: Option<&Table>,
+    enrich: &Enrichment,
+    m: &mut Manifest,
+) -> Result<(), String> {
+    if let Some(value) = project.and_then(|p| p.get("dependencies")) {
         for req in str_array(value, "[project] dependencies")? {
-            m.deps.push(pep508_dep(&req, MAIN, "[project] dependencies", &enrich)?);
+            m.deps.push(pep508_dep(&req, MAIN, "[project] dependencies", enrich)?);
         }
-    } else if let Some(table) = poetry_deps {
+    } else if let Some(table) = enrich.poetry {
         // Poetry 1.x, or Poetry 2 with `dependencies` left dynamic.
         let enabled = poetry_extras(poetry)?;
-        for (raw, value) in table {
-            if raw == "python" {
-                continue;
-            }
+        for (raw, value) in table.iter().filter(|(raw, _)| *raw != "python") {
             for mut dep in poetry_dep(raw, value, MAIN, "[tool.poetry.dependencies]")? {
-                dep.enabled_by = enabled.get(&dep.name).cloned().unwrap_or_default();
+                dep.enabled_by = enabled.get(dep.name.as_str()).cloned().unwrap_or_default();
                 m.deps.push(dep);
             }
         }
     }
-    if let Some(optional) = project.and_then(|p| p.get("optional-dependencies")) {
-        let optional = optional
-            .as_table()
-            .ok_or("[project.optional-dependencies] must be a table of lists")?;
-        let enrich = Enrichment { poetry: poetry_deps, uv: uv_sources };
-        for (extra, reqs) in optional {
-            let key = format!("[project.optional-dependencies] {extra}");
-            for req in str_array(reqs, &key)? {
-                let mut dep = pep508_dep(&req, MAIN, &key, &enrich)?;
-                dep.optional = true;
-                dep.enabled_by = vec![normalize(extra)];
-                m.deps.push(dep);
-            }
+    Ok(())
+}
+
+/// `[project.optional-dependencies]`: each extra's requirements, optional and enabled by it.
+fn read_optional(
+    project: Option<&Table>,
+    enrich: &Enrichment,
+    m: &mut Manifest,
+) -> Result<(), String> {
+    let Some(optional) = project.and_then(|p| p.get("optional-dependencies")) else {
+        return Ok(());
+    };
+    let optional =
+        optional.as_table().ok_or("[project.optional-dependencies] must be a table of lists")?;
+    for (extra, reqs) in optional {
+        let key = format!("[project.optional-dependencies] {extra}");
+        for req in str_array(reqs, &key)? {
+            let mut dep = pep508_dep(&req, MAIN, &key, enrich)?;
+            dep.optional = true;
+            dep.enabled_by = vec![normalize(extra)];
+            m.deps.push(dep);
         }
     }
-    read_groups(&doc, poetry, poetry_deps, uv_sources, &mut m)?;
-    shadow_main_by_local_groups(&mut m.deps);
-    read_scripts(project, poetry, &mut m)?;
+    Ok(())
+}
+
+/// Where the sources live (`[tool.poetry] packages` `from`), the build system and uv members.
+fn read_layout(doc: &Table, poetry: Option<&Table>, m: &mut Manifest) -> Result<(), String> {
     if let Some(packages) = poetry.and_then(|p| p.get("packages")).and_then(Value::as_array) {
         for from in packages.iter().filter_map(|p| p.get("from")).filter_map(Value::as_str) {
             if !m.source_roots.iter().any(|r| r == from) {
@@ -141,14 +168,13 @@ pub fn parse_manifest(text: &str) -> Result<Manifest, String> {
             }
         }
     }
-
-    if let Some(build) = sub(&doc, &["build-system"]) {
+    if let Some(build) = sub(doc, &["build-system"]) {
         m.build_backend = str_at(build, "build-backend", "[build-system]")?;
         if let Some(req) = build.get("requires") {
             m.build_requires = str_array(req, "[build-system] requires")?;
         }
     }
-    if let Some(ws) = sub(&doc, &["tool", "uv", "workspace"]) {
+    if let Some(ws) = sub(doc, &["tool", "uv", "workspace"]) {
         if let Some(v) = ws.get("members") {
             m.uv_members = str_array(v, "[tool.uv.workspace] members")?;
         }
@@ -156,7 +182,7 @@ pub fn parse_manifest(text: &str) -> Result<Manifest, String> {
             m.uv_exclude = str_array(v, "[tool.uv.workspace] exclude")?;
         }
     }
-    Ok(m)
+    Ok(())
 }
 
 /// Tables that say where a PEP 621 dependency comes from.
@@ -223,7 +249,7 @@ fn pep508_dep(
     enrich: &Enrichment,
 ) -> Result<Dependency, String> {
     let r = parse_requirement(req).map_err(|e| format!("{key}: {e}"))?;
-    let name = normalize(&r.name);
+    let name = PackageName::new(&r.name);
     let (source, key) = match enrich.source(&name)? {
         Some((source, source_key)) => (source, source_key),
         None if r.spec.starts_with('@') => {
@@ -252,7 +278,7 @@ fn poetry_dep(
 ) -> Result<Vec<Dependency>, String> {
     let key = format!("{table_key} {raw:?}");
     let base = Dependency {
-        name: normalize(raw),
+        name: PackageName::new(raw),
         group: group.to_string(),
         source: Source::Registry(String::new()),
         extras: Vec::new(),

@@ -66,11 +66,11 @@ fn tokenize(s: &str) -> Result<Vec<Tok>, String> {
             _ if c.is_whitespace() => i += 1,
             '(' => {
                 out.push(Tok::Open);
-                i += 1
+                i += 1;
             }
             ')' => {
                 out.push(Tok::Close);
-                i += 1
+                i += 1;
             }
             '\'' | '"' => {
                 let end = chars[i + 1..]
@@ -263,7 +263,7 @@ mod tests {
     use super::*;
 
     fn eval(m: &str, extras: &[&str]) -> bool {
-        let extras: BTreeSet<String> = extras.iter().map(|s| s.to_string()).collect();
+        let extras: BTreeSet<String> = extras.iter().map(ToString::to_string).collect();
         let env = Env {
             python_full_version: "3.11.2",
             sys_platform: "linux",

@@ -9,6 +9,7 @@ pub mod paths;
 
 use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
+use fs_err as fs;
 
 use crate::config::{Config, Globs};
 pub use graph::{DirState, Discovered, Graph, Kind};
@@ -38,14 +39,14 @@ const BUILT_IN: &[(&str, &str)] = &[
 impl Repo {
     /// A repo file xtask needs (`docker/*.Dockerfile`): the repo's own, or the built-in default.
     pub fn read_or_default(&self, rel: &str) -> Result<String> {
-        match std::fs::read_to_string(self.root.join(rel)) {
+        match fs::read_to_string(self.root.join(rel)) {
             Ok(text) => Ok(text),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => BUILT_IN
                 .iter()
                 .find(|(path, _)| *path == rel)
                 .map(|(_, text)| text.to_string())
                 .with_context(|| format!("{rel} is missing")),
-            Err(e) => Err(e).with_context(|| format!("read {rel}")),
+            Err(e) => Err(e.into()),
         }
     }
 
@@ -53,10 +54,7 @@ impl Repo {
     /// move into it by rename.
     pub fn scratch(&self, what: &str) -> Result<Utf8PathBuf> {
         let dir = self.cache.join("tmp").join(format!("{what}-{}", std::process::id()));
-        if dir.exists() {
-            std::fs::remove_dir_all(&dir).with_context(|| format!("remove {dir}"))?;
-        }
-        std::fs::create_dir_all(&dir).with_context(|| format!("create {dir}"))?;
+        crate::files::fresh_dir(&dir)?;
         Ok(dir)
     }
 }
@@ -164,8 +162,7 @@ fn walk(root: &Utf8Path, dir: &Utf8Path, exclude: &Globs, out: &mut Vec<Discover
         if file_type.is_dir() && !skipped(entry.file_name()) {
             subdirs.push(entry.into_path());
         } else if file_type.is_file() && entry.file_name() == "pyproject.toml" {
-            let bytes =
-                std::fs::read(entry.path()).with_context(|| format!("read {}", entry.path()))?;
+            let bytes = fs::read(entry.path())?;
             out.push(Discovered {
                 dir: rel_dir(root, dir),
                 manifest: decode(bytes).and_then(|t| manifest::parse_manifest(&t)),

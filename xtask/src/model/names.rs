@@ -1,6 +1,68 @@
 //! Python package names and PEP 508 requirement strings, parsed without I/O.
 
-/// PEP 503 normalisation: lowercase, every run of `-`, `_` and `.` becomes one `-`.
+use std::fmt;
+
+/// A distribution name, PEP 503-normalised: lowercase, runs of `-`, `_` and `.` as one `-`.
+/// Every comparison of package names goes through this type.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default, serde::Serialize)]
+#[serde(transparent)]
+pub struct PackageName(String);
+
+/// Shown as the quoted name, as messages print names (`"hermes-quiver"`).
+impl fmt::Debug for PackageName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl PackageName {
+    /// Normalises a name as written in a manifest, lock or wheel file name.
+    pub fn new(raw: &str) -> PackageName {
+        PackageName(normalize(raw))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The name as wheel file names and `.dist-info` folders spell it (`-` becomes `_`).
+    pub fn as_dist(&self) -> String {
+        self.0.replace('-', "_")
+    }
+}
+
+impl std::ops::Deref for PackageName {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::borrow::Borrow<str> for PackageName {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for PackageName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl PartialEq<str> for PackageName {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for PackageName {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+/// PEP 503 normalisation of a name as text.
 pub fn normalize(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     let mut in_sep = false;

@@ -1,13 +1,13 @@
 //! Content hashes of package folders and the content-addressed wheel cache (atomic, locked).
 
-use std::fs::{self, File};
 use std::io::Write;
 
 use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
-use sha2::{Digest, Sha256};
+use fs_err::{self as fs, File};
+use sha2::{Digest, Sha256 as Hasher};
 
-use super::hex;
+use crate::hash::{hex, Sha256};
 
 /// Folder names whose content never goes into a wheel: caches and build output.
 const IGNORED_DIRS: &[&str] = &["__pycache__", "dist", "build", "node_modules", "target"];
@@ -16,23 +16,23 @@ const IGNORED_FILES: &[&str] = &["poetry.lock", "uv.lock"];
 
 /// Hash of a package folder: every file's path and bytes, skipping hidden entries, caches,
 /// build output, lock files and nested packages (folders with their own pyproject.toml).
-pub fn content_hash(dir: &Utf8Path) -> Result<String> {
+pub fn content_hash(dir: &Utf8Path) -> Result<Sha256> {
     let mut files = Vec::new();
     collect(dir, dir, &mut files).with_context(|| format!("hash the sources in {dir}"))?;
     files.sort();
-    let mut h = Sha256::new();
+    let mut h = Hasher::new();
     for rel in files {
-        let bytes = fs::read(dir.join(&rel)).with_context(|| format!("read {dir}/{rel}"))?;
+        let bytes = fs::read(dir.join(&rel))?;
         h.update(rel.as_bytes());
         h.update([0]);
         h.update((bytes.len() as u64).to_le_bytes());
         h.update(&bytes);
     }
-    Ok(hex(&h.finalize()))
+    Ok(Sha256::from_hex(&hex(&h.finalize())).expect("a sha256 digest is 64 hex digits"))
 }
 
 fn collect(root: &Utf8Path, dir: &Utf8Path, out: &mut Vec<String>) -> Result<()> {
-    for entry in dir.read_dir_utf8()? {
+    for entry in dir.read_dir_utf8().with_context(|| format!("read folder {dir}"))? {
         let entry = entry?;
         let name = entry.file_name();
         if name.starts_with('.') {
@@ -49,26 +49,6 @@ fn collect(root: &Utf8Path, dir: &Utf8Path, out: &mut Vec<String>) -> Result<()>
         }
     }
     Ok(())
-}
-
-/// The sha256 of a file, remembered next to it (`.sha256/<name>`) with its size and mtime, so
-/// an unchanged file is not read again; any change to the file makes it hashed afresh.
-pub fn sha256_of(path: &Utf8Path) -> Result<String> {
-    let meta = fs::metadata(path).with_context(|| format!("stat {path}"))?;
-    let stamp = format!("{} {:?}", meta.len(), meta.modified().ok());
-    let memo = path.parent().map(|d| d.join(".sha256").join(path.file_name().unwrap_or_default()));
-    if let Some(text) = memo.as_ref().and_then(|m| fs::read_to_string(m).ok()) {
-        if let Some((_, sha)) = text.rsplit_once('\n').filter(|(seen, _)| *seen == stamp) {
-            return Ok(sha.to_string());
-        }
-    }
-    let sha = super::sha256_hex(&fs::read(path).with_context(|| format!("read {path}"))?);
-    if let Some(memo) = memo {
-        // Best effort: a memo that cannot be written only costs a re-read next time.
-        let _ = fs::create_dir_all(memo.parent().unwrap_or(&memo))
-            .and_then(|()| fs::write(&memo, format!("{stamp}\n{sha}")));
-    }
-    Ok(sha)
 }
 
 /// `<dir>/<key>/<file>.whl` entries. An entry appears by one rename of a complete folder,
@@ -88,7 +68,7 @@ impl WheelCache {
         let mut wheels = entry
             .read_dir_utf8()
             .ok()?
-            .filter_map(|e| e.ok())
+            .filter_map(Result::ok)
             .filter(|e| e.file_name().ends_with(".whl"));
         let first = wheels.next()?.into_path();
         wheels.next().is_none().then_some(first)
@@ -97,25 +77,25 @@ impl WheelCache {
     /// Stores `bytes` as `file` under `key`; returns the cached path. When another run stored
     /// the key first, its entry wins (the contents are the same by construction).
     pub fn put(&self, key: &str, file: &str, bytes: &[u8]) -> Result<Utf8PathBuf> {
-        fs::create_dir_all(&self.dir).with_context(|| format!("create {}", self.dir))?;
+        fs::create_dir_all(&self.dir)?;
         let tmp = self.dir.join(format!(".tmp-{key}-{}-{}", std::process::id(), nanos()));
-        fs::create_dir(&tmp).with_context(|| format!("create {tmp}"))?;
+        fs::create_dir(&tmp)?;
         let result = (|| {
             let mut f =
                 File::create(tmp.join(file)).with_context(|| format!("write {tmp}/{file}"))?;
             f.write_all(bytes)?;
             f.sync_all()?;
-            let lock = File::create(self.dir.join(".lock")).context("open the cache lock")?;
-            lock.lock().context("lock the wheel cache")?;
+            let lock = File::create(self.dir.join(".lock"))?;
+            lock.file().lock().context("lock the wheel cache")?;
             let entry = self.dir.join(key);
             if self.get(key).is_none() {
                 if entry.exists() {
                     fs::remove_dir_all(&entry)
                         .with_context(|| format!("remove incomplete {entry}"))?;
                 }
-                fs::rename(&tmp, &entry).with_context(|| format!("move {tmp} to {entry}"))?;
+                fs::rename(&tmp, &entry)?;
             }
-            lock.unlock()?;
+            lock.file().unlock()?;
             self.get(key).with_context(|| format!("cache entry {entry} vanished"))
         })();
         if tmp.exists() {
@@ -125,7 +105,8 @@ impl WheelCache {
     }
 }
 
-fn nanos() -> u128 {
+/// Nanoseconds since the epoch: part of scratch names, so two runs never share one.
+pub fn nanos() -> u128 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
@@ -136,13 +117,7 @@ fn nanos() -> u128 {
 mod tests {
     use super::*;
 
-    fn temp(name: &str) -> Utf8PathBuf {
-        let dir = Utf8PathBuf::from_path_buf(std::env::temp_dir())
-            .unwrap()
-            .join(format!("xtask-{name}-{}", nanos()));
-        fs::create_dir_all(&dir).unwrap();
-        dir
-    }
+    use crate::testing::temp_dir as temp;
 
     #[test]
     fn content_hash_ignores_caches_and_nested_packages() {
@@ -182,27 +157,6 @@ mod tests {
                 .count(),
             2
         );
-        fs::remove_dir_all(dir).unwrap();
-    }
-}
-
-#[cfg(test)]
-mod memo_tests {
-    use super::*;
-
-    #[test]
-    fn sha256_memo_follows_changes() {
-        let dir = Utf8PathBuf::from_path_buf(std::env::temp_dir())
-            .unwrap()
-            .join(format!("xtask-memo-{}", nanos()));
-        fs::create_dir_all(&dir).unwrap();
-        let f = dir.join("a.whl");
-        fs::write(&f, b"one").unwrap();
-        let first = sha256_of(&f).unwrap();
-        assert_eq!(first, crate::wheel::sha256_hex(b"one"));
-        assert_eq!(sha256_of(&f).unwrap(), first);
-        fs::write(&f, b"two, longer").unwrap();
-        assert_eq!(sha256_of(&f).unwrap(), crate::wheel::sha256_hex(b"two, longer"));
         fs::remove_dir_all(dir).unwrap();
     }
 }

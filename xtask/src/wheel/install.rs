@@ -13,20 +13,25 @@ use zip::ZipArchive;
 use super::rewrite::b64_urlsafe_nopad;
 
 /// Where the venv lives in the image and which Python it runs.
-pub struct Layout<'a> {
+pub struct Layout {
     /// Absolute venv path in the image, e.g. `/opt/venv`.
-    pub venv: &'a str,
+    pub venv: String,
     /// `3.11`
-    pub python: &'a str,
+    pub python: String,
 }
 
-impl Layout<'_> {
+impl Layout {
     fn site_packages(&self) -> String {
         format!("{}/lib/python{}/site-packages", self.venv.trim_start_matches('/'), self.python)
     }
 
     fn bin(&self) -> String {
         format!("{}/bin", self.venv.trim_start_matches('/'))
+    }
+
+    /// The venv's interpreter, for scripts.
+    fn shebang(&self) -> String {
+        format!("#!{}/bin/python", self.venv)
     }
 }
 
@@ -40,9 +45,47 @@ pub struct Placed {
 
 /// The files a wheel installs into `layout`, RECORD included, sorted by path.
 pub fn install(wheel: &[u8], layout: &Layout) -> Result<Vec<Placed>, String> {
+    let entries = read_entries(wheel)?;
+    let dist_info = entries
+        .iter()
+        .find_map(|e| {
+            e.path.strip_suffix("/WHEEL").filter(|d| d.ends_with(".dist-info") && !d.contains('/'))
+        })
+        .ok_or("no *.dist-info/WHEEL in the wheel")?
+        .to_string();
+    let site = layout.site_packages();
+    let mut placed: BTreeMap<String, Placed> = BTreeMap::new();
+    for entry in entries {
+        if entry.path.ends_with(&format!("{dist_info}/RECORD"))
+            || entry.path.contains("..")
+            || entry.path.starts_with('/')
+        {
+            continue;
+        }
+        let p = place(entry, &dist_info, layout)?;
+        placed.insert(p.path.clone(), p);
+    }
+    let entry_points = placed
+        .get(&format!("{site}/{dist_info}/entry_points.txt"))
+        .map(|p| String::from_utf8_lossy(&p.data).into_owned());
+    for script in scripts(entry_points.as_deref().unwrap_or_default(), layout)? {
+        placed.insert(script.path.clone(), script);
+    }
+    let installer = format!("{site}/{dist_info}/INSTALLER");
+    placed.insert(
+        installer.clone(),
+        Placed { path: installer, data: b"xtask\n".to_vec(), mode: 0o644 },
+    );
+    let record = record(&placed, &site, &dist_info);
+    placed.insert(record.path.clone(), record);
+    Ok(placed.into_values().collect())
+}
+
+/// Every file of the wheel with its mode (executable or not), paths as in the archive.
+fn read_entries(wheel: &[u8]) -> Result<Vec<Placed>, String> {
     let mut zip =
         ZipArchive::new(Cursor::new(wheel)).map_err(|e| format!("not a zip file: {e}"))?;
-    let mut entries: Vec<(String, Vec<u8>, u32)> = Vec::new();
+    let mut entries = Vec::new();
     for i in 0..zip.len() {
         let mut e = zip.by_index(i).map_err(|e| format!("read entry {i}: {e}"))?;
         if e.is_dir() {
@@ -51,89 +94,66 @@ pub fn install(wheel: &[u8], layout: &Layout) -> Result<Vec<Placed>, String> {
         let mut data = Vec::new();
         e.read_to_end(&mut data).map_err(|err| format!("read {}: {err}", e.name()))?;
         let executable = e.unix_mode().is_some_and(|m| m & 0o111 != 0);
-        entries.push((e.name().to_string(), data, if executable { 0o755 } else { 0o644 }));
+        let mode = if executable { 0o755 } else { 0o644 };
+        entries.push(Placed { path: e.name().to_string(), data, mode });
     }
-    let dist_info = entries
-        .iter()
-        .find_map(|(n, _, _)| {
-            n.strip_suffix("/WHEEL").filter(|d| d.ends_with(".dist-info") && !d.contains('/'))
-        })
-        .ok_or("no *.dist-info/WHEEL in the wheel")?
-        .to_string();
+    Ok(entries)
+}
+
+/// Where one archive entry goes: site-packages, or a `.data` scheme's folder (PEP 427).
+fn place(entry: Placed, dist_info: &str, layout: &Layout) -> Result<Placed, String> {
+    let Placed { path: name, data, mode } = entry;
     let data_dir = format!("{}.data/", dist_info.trim_end_matches(".dist-info"));
     let site = layout.site_packages();
-    let bin = layout.bin();
-    let shebang = format!("#!{}/bin/python", layout.venv);
-    let mut placed: BTreeMap<String, Placed> = BTreeMap::new();
-    for (name, data, mode) in entries {
-        if name.ends_with(&format!("{dist_info}/RECORD"))
-            || name.contains("..")
-            || name.starts_with('/')
-        {
-            continue;
+    let venv = layout.venv.trim_start_matches('/');
+    let Some(rest) = name.strip_prefix(&data_dir) else {
+        return Ok(Placed { path: format!("{site}/{name}"), data, mode });
+    };
+    let (scheme, rel) = rest.split_once('/').ok_or_else(|| format!("bad entry {name}"))?;
+    Ok(match scheme {
+        "purelib" | "platlib" => Placed { path: format!("{site}/{rel}"), data, mode },
+        "scripts" => {
+            let data = fix_shebang(data, &layout.shebang());
+            Placed { path: format!("{}/{rel}", layout.bin()), data, mode: 0o755 }
         }
-        let (path, data, mode) = match name.strip_prefix(&data_dir) {
-            None => (format!("{site}/{name}"), data, mode),
-            Some(rest) => {
-                let (scheme, rel) =
-                    rest.split_once('/').ok_or_else(|| format!("bad entry {name}"))?;
-                match scheme {
-                    "purelib" | "platlib" => (format!("{site}/{rel}"), data, mode),
-                    "scripts" => (format!("{bin}/{rel}"), fix_shebang(data, &shebang), 0o755),
-                    "data" => {
-                        (format!("{}/{rel}", layout.venv.trim_start_matches('/')), data, mode)
-                    }
-                    "headers" => {
-                        let dist = dist_info.split('-').next().unwrap_or_default();
-                        (
-                            format!(
-                                "{}/include/site/python{}/{dist}/{rel}",
-                                layout.venv.trim_start_matches('/'),
-                                layout.python
-                            ),
-                            data,
-                            mode,
-                        )
-                    }
-                    other => return Err(format!("unknown wheel data scheme {other:?} in {name}")),
-                }
-            }
-        };
-        placed.insert(path.clone(), Placed { path, data, mode });
-    }
-    let entry_points = placed
-        .get(&format!("{site}/{dist_info}/entry_points.txt"))
-        .map(|p| String::from_utf8_lossy(&p.data).into_owned());
-    for (script, target) in console_scripts(entry_points.as_deref().unwrap_or_default()) {
+        "data" => Placed { path: format!("{venv}/{rel}"), data, mode },
+        "headers" => {
+            let dist = dist_info.split('-').next().unwrap_or_default();
+            let python = &layout.python;
+            Placed { path: format!("{venv}/include/site/python{python}/{dist}/{rel}"), data, mode }
+        }
+        other => return Err(format!("unknown wheel data scheme {other:?} in {name}")),
+    })
+}
+
+/// A launcher in the venv's `bin` for each console or GUI script of entry_points.txt.
+fn scripts(entry_points: &str, layout: &Layout) -> Result<Vec<Placed>, String> {
+    let mut out = Vec::new();
+    for (script, target) in console_scripts(entry_points) {
         let (module, attr) = target
             .split_once(':')
             .ok_or_else(|| format!("entry point {script} = {target}: expected module:function"))?;
         let head = attr.split('.').next().unwrap_or(attr);
         let text = format!(
-            "{shebang}\n# -*- coding: utf-8 -*-\nimport re\nimport sys\nfrom {module} import {head}\nif __name__ == \"__main__\":\n    sys.argv[0] = re.sub(r\"(-script\\.pyw|\\.exe)?$\", \"\", sys.argv[0])\n    sys.exit({attr}())\n"
+            "{}\n# -*- coding: utf-8 -*-\nimport re\nimport sys\nfrom {module} import {head}\nif __name__ == \"__main__\":\n    sys.argv[0] = re.sub(r\"(-script\\.pyw|\\.exe)?$\", \"\", sys.argv[0])\n    sys.exit({attr}())\n",
+            layout.shebang()
         );
-        let path = format!("{bin}/{script}");
-        placed.insert(path.clone(), Placed { path, data: text.into_bytes(), mode: 0o755 });
+        let path = format!("{}/{script}", layout.bin());
+        out.push(Placed { path, data: text.into_bytes(), mode: 0o755 });
     }
-    let installer = format!("{site}/{dist_info}/INSTALLER");
-    placed.insert(
-        installer.clone(),
-        Placed { path: installer, data: b"xtask\n".to_vec(), mode: 0o644 },
-    );
+    Ok(out)
+}
 
-    let record_path = format!("{site}/{dist_info}/RECORD");
+/// RECORD of the installed files (PEP 376): paths relative to site-packages, digests, sizes.
+fn record(placed: &BTreeMap<String, Placed>, site: &str, dist_info: &str) -> Placed {
     let mut record = String::new();
     for p in placed.values() {
-        let rel = relative_to(&p.path, &site);
+        let rel = relative_to(&p.path, site);
         let digest = b64_urlsafe_nopad(&Sha256::digest(&p.data));
         record += &format!("{rel},sha256={digest},{}\n", p.data.len());
     }
     record += &format!("{dist_info}/RECORD,,\n");
-    placed.insert(
-        record_path.clone(),
-        Placed { path: record_path, data: record.into_bytes(), mode: 0o644 },
-    );
-    Ok(placed.into_values().collect())
+    Placed { path: format!("{site}/{dist_info}/RECORD"), data: record.into_bytes(), mode: 0o644 }
 }
 
 /// `#!python` (as wheels write it) becomes the venv's interpreter.
@@ -205,7 +225,8 @@ mod tests {
 
     #[test]
     fn installs_into_the_venv_layout_with_scripts_and_record() {
-        let files = install(&wheel(), &Layout { venv: "/opt/venv", python: "3.11" }).unwrap();
+        let files =
+            install(&wheel(), &Layout { venv: "/opt/venv".into(), python: "3.11".into() }).unwrap();
         let get = |p: &str| {
             files.iter().find(|f| f.path == p).unwrap_or_else(|| panic!("{p} missing: {files:#?}"))
         };

@@ -11,11 +11,14 @@ use sha2::{Digest, Sha256};
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, DateTime, ZipArchive, ZipWriter};
 
-use crate::model::names::{normalize, parse_requirement};
+use crate::model::names::{parse_requirement, PackageName};
 
 /// Rewrites `Requires-Dist` lines of METADATA text. `pins` maps normalised local names to
 /// versions. Fails when a `file://` or path requirement would remain.
-pub fn rewrite_metadata(metadata: &str, pins: &BTreeMap<String, String>) -> Result<String, String> {
+pub fn rewrite_metadata(
+    metadata: &str,
+    pins: &BTreeMap<PackageName, String>,
+) -> Result<String, String> {
     let mut out = String::with_capacity(metadata.len());
     let mut in_headers = true;
     for line in metadata.split_inclusive('\n') {
@@ -28,7 +31,7 @@ pub fn rewrite_metadata(metadata: &str, pins: &BTreeMap<String, String>) -> Resu
             continue;
         };
         let r = parse_requirement(req.trim()).map_err(|e| format!("METADATA: {e}"))?;
-        let name = normalize(&r.name);
+        let name = PackageName::new(&r.name);
         let new = match pins.get(&name) {
             Some(version) => {
                 let extras = if r.extras.is_empty() {
@@ -69,7 +72,10 @@ pub fn b64_urlsafe_nopad(bytes: &[u8]) -> String {
 
 /// Reads a wheel, rewrites its METADATA with `pins`, regenerates RECORD, and writes it again
 /// with fixed timestamps so the same input always gives the same bytes.
-pub fn rewrite_wheel(wheel: &[u8], pins: &BTreeMap<String, String>) -> Result<Vec<u8>, String> {
+pub fn rewrite_wheel(
+    wheel: &[u8],
+    pins: &BTreeMap<PackageName, String>,
+) -> Result<Vec<u8>, String> {
     let mut zip =
         ZipArchive::new(Cursor::new(wheel)).map_err(|e| format!("not a zip file: {e}"))?;
     let mut files: Vec<(String, Vec<u8>, Option<u32>)> = Vec::with_capacity(zip.len());
@@ -131,10 +137,10 @@ fn csv_field(s: &str) -> String {
 mod tests {
     use super::*;
 
-    fn pins() -> BTreeMap<String, String> {
+    fn pins() -> BTreeMap<PackageName, String> {
         BTreeMap::from([
-            ("hermes-quiver".into(), "0.2.0".into()),
-            ("hermes-typeo".into(), "0.1.5".into()),
+            (PackageName::new("hermes-quiver"), "0.2.0".into()),
+            (PackageName::new("hermes-typeo"), "0.1.5".into()),
         ])
     }
 

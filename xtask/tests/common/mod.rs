@@ -1,12 +1,13 @@
 //! Helpers for end-to-end tests: sample-repo copies, xtask runs, caches and engine calls.
 #![allow(dead_code)]
 
+use fs_err as fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    xtask::project_root().into_std_path_buf()
 }
 
 /// The cache every end-to-end test shares (content-addressed, so sharing is safe).
@@ -26,14 +27,14 @@ pub fn scratch(name: &str) -> PathBuf {
         std::process::id(),
         N.fetch_add(1, Ordering::SeqCst)
     ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
     dir
 }
 
 fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();
         let name = entry.file_name();
         let name = name.to_string_lossy();
@@ -44,7 +45,7 @@ fn copy_tree(from: &Path, to: &Path) {
         if entry.file_type().unwrap().is_dir() {
             copy_tree(&src, &dst);
         } else {
-            std::fs::copy(&src, &dst).unwrap();
+            fs::copy(&src, &dst).unwrap();
         }
     }
 }
@@ -56,7 +57,7 @@ pub fn sample_copy(name: &str) -> PathBuf {
     for part in ["libs", "projects", "docker"] {
         copy_tree(&root.join(part), &dir.join(part));
     }
-    std::fs::copy(root.join("pyproject.toml"), dir.join("pyproject.toml")).unwrap();
+    fs::copy(root.join("pyproject.toml"), dir.join("pyproject.toml")).unwrap();
     dir
 }
 
@@ -127,26 +128,23 @@ pub fn docker_shim(name: &str) -> (PathBuf, PathBuf) {
     let dir = scratch(name);
     let log = dir.join("calls.log");
     let shim = dir.join("docker");
-    std::fs::write(
-        &shim,
-        format!("#!/bin/sh\necho \"$@\" >> {}\nexec docker \"$@\"\n", log.display()),
-    )
-    .unwrap();
-    std::fs::set_permissions(&shim, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    fs::write(&shim, format!("#!/bin/sh\necho \"$@\" >> {}\nexec docker \"$@\"\n", log.display()))
+        .unwrap();
+    fs::set_permissions(&shim, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     (shim, log)
 }
 
 /// Replaces `from` with `to` in a file; panics when `from` is not there, so an edit that no
 /// longer matches the sample cannot make a test pass without changing anything.
 pub fn edit(path: &Path, from: &str, to: &str) {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {path:?}: {e}"));
+    let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("read {path:?}: {e}"));
     assert!(text.contains(from), "{path:?} does not contain {from:?}");
-    std::fs::write(path, text.replacen(from, to, 1)).unwrap();
+    fs::write(path, text.replacen(from, to, 1)).unwrap();
 }
 
 /// Appends a line (or lines) to a file, creating it when missing.
 pub fn append(path: &Path, text: &str) {
-    let mut current = std::fs::read_to_string(path).unwrap_or_default();
+    let mut current = fs::read_to_string(path).unwrap_or_default();
     current += text;
-    std::fs::write(path, current).unwrap();
+    fs::write(path, current).unwrap();
 }

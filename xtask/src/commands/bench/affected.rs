@@ -2,6 +2,7 @@
 
 use anyhow::{Context, Result};
 use camino::Utf8Path;
+use fs_err as fs;
 use xshell::{cmd, Shell};
 
 use super::{copy_sample, release_binary, report, timed};
@@ -14,7 +15,7 @@ pub fn run(sh: &Shell, root: &Utf8Path, runs: usize) -> Result<()> {
     copy_sample(root, &sample)?;
     commit(sh, &sample, "sample")?;
     let lib = sample.join("libs/hermes/hermes.stillwater/hermes/stillwater/__init__.py");
-    std::fs::write(&lib, std::fs::read_to_string(&lib)? + "\n# edit\n")?;
+    fs::write(&lib, fs::read_to_string(&lib)? + "\n# edit\n")?;
     commit(sh, &sample, "edit stillwater")?;
     let mut times = Vec::new();
     for _ in 0..runs.max(1) {
@@ -39,10 +40,10 @@ pub fn run(sh: &Shell, root: &Utf8Path, runs: usize) -> Result<()> {
     let mut changed = 0;
     for entry in walkdirs(&big)? {
         let manifest = entry.join("pyproject.toml");
-        std::fs::write(&manifest, std::fs::read_to_string(&manifest)? + "\n# touched\n")?;
+        fs::write(&manifest, fs::read_to_string(&manifest)? + "\n# touched\n")?;
         changed += 1;
         for n in 0..9 {
-            std::fs::write(entry.join(format!("data_{n}.txt")), format!("{n}\n"))?;
+            fs::write(entry.join(format!("data_{n}.txt")), format!("{n}\n"))?;
             changed += 1;
         }
     }

@@ -1,23 +1,24 @@
 //! `cargo xtask bench images`: build-image against a status-quo and a hand-written Dockerfile.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use camino::Utf8Path;
-use xshell::{cmd, Shell};
+use camino::{Utf8Path, Utf8PathBuf};
+use fs_err as fs;
+use xshell::cmd;
 
 use super::{copy_sample, ms, release_binary, summarize, timed};
+use crate::engine::{Build, ImageInfo};
+use crate::session::Session;
 
 const STATUS_QUO: &str = "docker/bench/status-quo.Dockerfile";
 const HAND_WRITTEN: &str = "docker/bench/hand-written.Dockerfile";
 
-pub fn run(sh: &Shell, root: &Utf8Path, runs: usize) -> Result<()> {
+pub fn run(session: &Session, root: &Utf8Path, runs: usize) -> Result<()> {
+    let sh = &session.sh;
     let bin = release_binary(sh, root)?;
     let cache = root.join("target/bench/images-cache");
-    if cache.exists() {
-        sh.remove_path(&cache)?;
-    }
-    std::fs::create_dir_all(&cache)?;
+    crate::files::fresh_dir(&cache)?;
     let main_toolchain = root.join("target/xtask/cache/toolchain");
     if main_toolchain.exists() {
         super::copy_tree(&main_toolchain, &cache.join("toolchain"))?;
@@ -26,17 +27,18 @@ pub fn run(sh: &Shell, root: &Utf8Path, runs: usize) -> Result<()> {
 
     let sample = root.join("target/bench/images-sample");
     copy_sample(root, &sample)?;
-    let a = case(
-        sh,
-        &bin,
-        root,
-        &cache,
-        &sample,
-        "projects/gw-iaas/export",
-        "gw-iaas/export",
-        "libs/hermes/hermes.typeo/hermes/typeo/__init__.py",
-        runs,
-    )?;
+    let case = |repo: &Utf8Path, project: &str, image: &str, lib_file: &str| Case {
+        session,
+        bin: bin.clone(),
+        root: root.to_owned(),
+        cache: cache.clone(),
+        repo: repo.to_owned(),
+        project: project.to_string(),
+        image: image.to_string(),
+        lib_file: lib_file.to_string(),
+    };
+    let typeo = "libs/hermes/hermes.typeo/hermes/typeo/__init__.py";
+    let a = case(&sample, "projects/gw-iaas/export", "gw-iaas/export", typeo).figures(runs)?;
 
     let generated = root.join("target/bench/images-gw-iaas-shaped");
     write_gw_iaas_shaped(&generated)?;
@@ -44,17 +46,8 @@ pub fn run(sh: &Shell, root: &Utf8Path, runs: usize) -> Result<()> {
         .quiet()
         .run()
         .context("lock the generated repo")?;
-    let b = case(
-        sh,
-        &bin,
-        root,
-        &cache,
-        &generated,
-        "projects/app",
-        "app",
-        "libs/lib-a/lib_a/__init__.py",
-        runs,
-    )?;
+    let b =
+        case(&generated, "projects/app", "app", "libs/lib-a/lib_a/__init__.py").figures(runs)?;
 
     println!("\n| figure | sample export | generated gw-iaas-shaped | goal |\n|---|---|---|---|");
     for (i, (name, goal)) in FIGURES.iter().enumerate() {
@@ -78,6 +71,7 @@ const FIGURES: &[(&str, &str)] = &[
     ("no-op build-image: xtask (median)", "≤ 150 ms"),
 ];
 
+#[allow(clippy::cast_precision_loss)] // sizes for people
 fn mb(n: u64) -> String {
     format!("{:.1} MB", n as f64 / 1e6)
 }
@@ -86,19 +80,9 @@ fn secs(d: Duration) -> String {
     format!("{:.2} s", d.as_secs_f64())
 }
 
-fn image_size(sh: &Shell, image: &str) -> Result<u64> {
-    let format = "{{.Size}}";
-    Ok(cmd!(sh, "docker image inspect --format {format} {image}").quiet().read()?.trim().parse()?)
-}
-
-fn third_party_layer(sh: &Shell, image: &str) -> Result<String> {
-    let format = "{{index .RootFS.Layers 2}}";
-    Ok(cmd!(sh, "docker image inspect --format {format} {image}").quiet().read()?)
-}
-
 fn dir_bytes(dir: &Utf8Path, skip: &str) -> Result<u64> {
     let mut total = 0;
-    for entry in dir.read_dir_utf8()? {
+    for entry in dir.read_dir_utf8().with_context(|| format!("read folder {dir}"))? {
         let entry = entry?;
         if entry.file_name() == skip {
             continue;
@@ -112,107 +96,142 @@ fn dir_bytes(dir: &Utf8Path, skip: &str) -> Result<u64> {
     Ok(total)
 }
 
-/// One repo, one project: the figures in the order of [`FIGURES`].
-#[allow(clippy::too_many_arguments)]
-fn case(
-    sh: &Shell,
-    bin: &Utf8Path,
-    root: &Utf8Path,
-    cache: &Utf8Path,
-    repo: &Utf8Path,
-    project: &str,
-    image: &str,
-    lib_file: &str,
-    runs: usize,
-) -> Result<Vec<String>> {
-    println!("== {repo} {project}");
-    let ca =
-        std::env::var("PIP_CERT").unwrap_or_else(|_| "/etc/ssl/certs/ca-certificates.crt".into());
-    std::fs::copy(&ca, repo.join(".bench-ca.crt"))
-        .with_context(|| format!("copy {ca} for the comparison builds"))?;
-    std::fs::write(repo.join(".dockerignore"), "target\n")?;
-    let base = image_size(sh, "python:3.11-slim")?;
-    for part in ["wheels", "wheelhouse"] {
-        if cache.join(part).exists() {
-            sh.remove_path(cache.join(part))?;
+/// One repo and project, measured for xtask and for the two Dockerfiles it is compared with.
+struct Case<'a> {
+    session: &'a Session,
+    bin: Utf8PathBuf,
+    root: Utf8PathBuf,
+    cache: Utf8PathBuf,
+    repo: Utf8PathBuf,
+    project: String,
+    image: String,
+    lib_file: String,
+}
+
+/// Sizes and times of one way of building the image.
+struct Figures {
+    over_base: u64,
+    cold: Duration,
+    edit: Duration,
+}
+
+impl Case<'_> {
+    /// The figures in the order of [`FIGURES`].
+    fn figures(&self, runs: usize) -> Result<Vec<String>> {
+        println!("== {} {}", self.repo, self.project);
+        let ca = std::env::var("PIP_CERT")
+            .unwrap_or_else(|_| "/etc/ssl/certs/ca-certificates.crt".into());
+        fs::copy(&ca, self.repo.join(".bench-ca.crt"))
+            .with_context(|| format!("copy {ca} for the comparison builds"))?;
+        fs::write(self.repo.join(".dockerignore"), "target\n")?;
+        let base = self.inspect("python:3.11-slim")?.size;
+        for part in ["wheels", "wheelhouse"] {
+            if self.cache.join(part).exists() {
+                fs::remove_dir_all(self.cache.join(part))?;
+            }
         }
+        let (ours, context, wheels, reused) = self.ours(base)?;
+        let hand = self.theirs(HAND_WRITTEN, "bench-hand-written", base, false)?;
+        let quo = self.theirs(STATUS_QUO, "bench-status-quo", base, false)?;
+        self.edit_lib()?;
+        let edit_hand = self.theirs(HAND_WRITTEN, "bench-hand-written", base, true)?.edit;
+        let edit_quo = self.theirs(STATUS_QUO, "bench-status-quo", base, true)?.edit;
+        let (bin, repo, project) = (&self.bin, &self.repo, &self.project);
+        let mut noop = Vec::new();
+        for _ in 0..runs.max(1) {
+            noop.push(
+                timed(cmd!(
+                    self.session.sh,
+                    "{bin} --repo {repo} build-image {project} --tag bench"
+                ))?
+                .0,
+            );
+        }
+        let (noop_median, _, _) = summarize(noop);
+        #[allow(clippy::cast_precision_loss)]
+        let ratio = |a: u64, b: u64| a as f64 / b.max(1) as f64;
+        Ok(vec![
+            format!(
+                "{} ({:+.1}% vs hand-written)",
+                mb(ours.over_base),
+                (ratio(ours.over_base, hand.over_base) - 1.0) * 100.0
+            ),
+            mb(hand.over_base),
+            mb(quo.over_base),
+            format!("{} / {} = {:.3}", mb(context), mb(wheels), ratio(context, wheels)),
+            mb(dir_bytes(&self.repo, "target")?),
+            secs(ours.cold),
+            secs(hand.cold),
+            secs(quo.cold),
+            format!("{} ({})", secs(ours.edit), if reused { "reused" } else { "NOT reused" }),
+            secs(edit_hand),
+            secs(edit_quo),
+            ms(noop_median),
+        ])
     }
-    let (cold_ours, out) =
-        timed(cmd!(sh, "{bin} --repo {repo} build-image {project} --tag bench --no-cache --json"))?;
-    let json: serde_json::Value = serde_json::from_str(&out)?;
-    let ours = &json["images"][0];
-    let context = ours["context_bytes"].as_u64().unwrap_or(0);
-    let name = image.rsplit('/').next().unwrap_or(image);
-    let wheels = dir_bytes(
-        &repo
-            .join("target/xtask/contexts")
-            .join(project.rsplit('/').next().unwrap_or(name))
-            .join("wheels"),
-        "requirements.txt",
-    )?;
-    let ours_over = ours["size"].as_u64().unwrap_or(0) - base;
 
-    let arg = format!("PROJECT_DIR={project}");
-    let (hand_dockerfile, quo_dockerfile) = (root.join(HAND_WRITTEN), root.join(STATUS_QUO));
-    let hand_tag = format!("bench-hand-written/{name}");
-    let quo_tag = format!("bench-status-quo/{name}");
-    let (cold_hand, _) = timed(cmd!(
-        sh,
-        "docker build -q --no-cache -f {hand_dockerfile} --build-arg {arg} -t {hand_tag} {repo}"
-    ))?;
-    let (cold_quo, _) = timed(cmd!(
-        sh,
-        "docker build -q --no-cache -f {quo_dockerfile} --build-arg {arg} -t {quo_tag} {repo}"
-    ))?;
-    let hand_over = image_size(sh, &hand_tag)? - base;
-    let quo_over = image_size(sh, &quo_tag)? - base;
-    let quo_context = dir_bytes(repo, "target")?;
-
-    let tp_before = third_party_layer(sh, &format!("{image}:bench"))?;
-    let lib = repo.join(lib_file);
-    let mut source = std::fs::read_to_string(&lib)?;
-    source += "\n# benchmark edit\n";
-    std::fs::write(&lib, source)?;
-    let (edit_ours, _) = timed(cmd!(sh, "{bin} --repo {repo} build-image {project} --tag bench"))?;
-    let reused = third_party_layer(sh, &format!("{image}:bench"))? == tp_before;
-    let (edit_hand, _) = timed(cmd!(
-        sh,
-        "docker build -q -f {hand_dockerfile} --build-arg {arg} -t {hand_tag} {repo}"
-    ))?;
-    let (edit_quo, _) = timed(cmd!(
-        sh,
-        "docker build -q -f {quo_dockerfile} --build-arg {arg} -t {quo_tag} {repo}"
-    ))?;
-
-    let mut noop = Vec::new();
-    for _ in 0..runs.max(1) {
-        noop.push(timed(cmd!(sh, "{bin} --repo {repo} build-image {project} --tag bench"))?.0);
+    /// xtask: a cold build, then a build after one lib edit. Also the context and wheel
+    /// bytes, and whether the edit kept the third-party layer.
+    fn ours(&self, base: u64) -> Result<(Figures, u64, u64, bool)> {
+        let (sh, bin, repo, project) = (&self.session.sh, &self.bin, &self.repo, &self.project);
+        let (cold, out) = timed(cmd!(
+            sh,
+            "{bin} --repo {repo} build-image {project} --tag bench --no-cache --json"
+        ))?;
+        let json: serde_json::Value = serde_json::from_str(&out)?;
+        let row = &json["images"][0];
+        let context = row["context_bytes"].as_u64().unwrap_or(0);
+        let name = project.rsplit('/').next().unwrap_or(project);
+        let wheels = dir_bytes(
+            &repo.join("target/xtask/contexts").join(name).join("wheels"),
+            "requirements.txt",
+        )?;
+        let over_base = row["size"].as_u64().unwrap_or(0) - base;
+        let reference = format!("{}:bench", self.image);
+        let before = self.inspect(&reference)?.layers.get(2).cloned();
+        self.edit_lib()?;
+        let (edit, _) = timed(cmd!(sh, "{bin} --repo {repo} build-image {project} --tag bench"))?;
+        let reused = self.inspect(&reference)?.layers.get(2).cloned() == before;
+        Ok((Figures { over_base, cold, edit }, context, wheels, reused))
     }
-    let (noop_median, _, _) = summarize(noop);
-    Ok(vec![
-        format!(
-            "{} ({:+.1}% vs hand-written)",
-            mb(ours_over),
-            (ours_over as f64 / hand_over as f64 - 1.0) * 100.0
-        ),
-        mb(hand_over),
-        mb(quo_over),
-        format!("{} / {} = {:.3}", mb(context), mb(wheels), context as f64 / wheels.max(1) as f64),
-        mb(quo_context),
-        secs(cold_ours),
-        secs(cold_hand),
-        secs(cold_quo),
-        format!("{} ({})", secs(edit_ours), if reused { "reused" } else { "NOT reused" }),
-        secs(edit_hand),
-        secs(edit_quo),
-        ms(noop_median),
-    ])
+
+    /// A comparison Dockerfile over the whole repo as its context: cold (or, with `edit`,
+    /// after the edit already made, timed as `edit`).
+    fn theirs(&self, dockerfile: &str, prefix: &str, base: u64, edit: bool) -> Result<Figures> {
+        let name = self.image.rsplit('/').next().unwrap_or(&self.image);
+        let tag = format!("{prefix}/{name}");
+        let build = Build {
+            context: self.repo.clone(),
+            dockerfile: Some(self.root.join(dockerfile)),
+            tag: tag.clone(),
+            build_args: vec![("PROJECT_DIR".into(), self.project.clone())],
+            labels: Vec::new(),
+            no_cache: !edit,
+        };
+        let start = Instant::now();
+        self.session.engine()?.build(&build, &mut |_| {})?;
+        let took = start.elapsed();
+        let over_base = self.inspect(&tag)?.size - base;
+        Ok(Figures { over_base, cold: took, edit: took })
+    }
+
+    fn edit_lib(&self) -> Result<()> {
+        let lib = self.repo.join(&self.lib_file);
+        let source = fs::read_to_string(&lib)? + "\n# benchmark edit\n";
+        fs::write(&lib, source)?;
+        Ok(())
+    }
+
+    fn inspect(&self, image: &str) -> Result<ImageInfo> {
+        let found = self.session.engine()?.inspect(&self.session.sh, &[image])?.pop().flatten();
+        found.with_context(|| format!("no image {image}"))
+    }
 }
 
 /// A gw-iaas-shaped repo: lib-c → lib-b → lib-a, and a project on lib-c with numpy and click.
 fn write_gw_iaas_shaped(dir: &Utf8Path) -> Result<()> {
     if dir.exists() {
-        std::fs::remove_dir_all(dir)?;
+        fs::remove_dir_all(dir)?;
     }
     let source = "[[tool.poetry.source]]\nname = \"pypi-simple\"\nurl = \"https://pypi.org/simple/\"\npriority = \"primary\"\n\n[build-system]\nrequires = [\"poetry-core>=2.0\"]\nbuild-backend = \"poetry.core.masonry.api\"\n";
     let package = |path: &str,
@@ -223,12 +242,12 @@ fn write_gw_iaas_shaped(dir: &Utf8Path) -> Result<()> {
                    code: &str|
      -> Result<()> {
         let d = dir.join(path);
-        std::fs::create_dir_all(d.join(module))?;
-        std::fs::write(
+        fs::create_dir_all(d.join(module))?;
+        fs::write(
             d.join("pyproject.toml"),
             format!("[tool.poetry]\nname = \"{name}\"\nversion = \"0.1.0\"\ndescription = \"{name}\"\nauthors = [\"bench <bench@example.org>\"]\npackages = [{{ include = \"{module}\" }}]\n\n[tool.poetry.dependencies]\npython = \"^3.11\"\n{deps}\n{scripts}\n{source}"),
         )?;
-        std::fs::write(d.join(module).join("__init__.py"), code)?;
+        fs::write(d.join(module).join("__init__.py"), code)?;
         Ok(())
     };
     package("libs/lib-a", "lib-a", "lib_a", "", "", "def value():\n    return 1\n")?;

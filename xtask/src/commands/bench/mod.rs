@@ -4,22 +4,25 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use camino::Utf8Path;
+use fs_err as fs;
 use xshell::{cmd, Shell};
 
 use crate::cli::{Bench, BenchArgs};
+use crate::session::Session;
 
 mod affected;
 mod graph;
 mod images;
 mod wheels;
 
-pub fn run(root: &Utf8Path, args: &BenchArgs) -> Result<()> {
-    let sh = Shell::new()?;
+/// Benchmarks always run on this repo (its sample and generated repos), whatever `--repo` says.
+pub fn run(session: &Session, args: &BenchArgs) -> Result<()> {
+    let (sh, root) = (&session.sh, &crate::project_root());
     match args.bench {
-        Bench::Graph { packages, runs } => graph::run(&sh, root, packages, runs),
-        Bench::Wheels { runs } => wheels::run(&sh, root, runs),
-        Bench::Images { runs } => images::run(&sh, root, runs),
-        Bench::Affected { runs } => affected::run(&sh, root, runs),
+        Bench::Graph { packages, runs } => graph::run(sh, root, packages, runs),
+        Bench::Wheels { runs } => wheels::run(sh, root, runs),
+        Bench::Images { runs } => images::run(session, root, runs),
+        Bench::Affected { runs } => affected::run(sh, root, runs),
     }
 }
 
@@ -61,17 +64,17 @@ pub(crate) fn report(what: &str, times: Vec<Duration>, goal_ms: Option<u64>) {
 /// leaving caches behind.
 pub(crate) fn copy_sample(root: &Utf8Path, to: &Utf8Path) -> Result<()> {
     if to.exists() {
-        std::fs::remove_dir_all(to).with_context(|| format!("remove {to}"))?;
+        fs::remove_dir_all(to)?;
     }
     for part in ["libs", "projects", "docker"] {
         copy_tree(&root.join(part), &to.join(part))?;
     }
-    std::fs::copy(root.join("pyproject.toml"), to.join("pyproject.toml"))?;
+    fs::copy(root.join("pyproject.toml"), to.join("pyproject.toml"))?;
     Ok(())
 }
 
 pub(crate) fn copy_tree(from: &Utf8Path, to: &Utf8Path) -> Result<()> {
-    std::fs::create_dir_all(to).with_context(|| format!("create {to}"))?;
+    fs::create_dir_all(to)?;
     for entry in from.read_dir_utf8().with_context(|| format!("read {from}"))? {
         let entry = entry?;
         let name = entry.file_name();
@@ -81,8 +84,7 @@ pub(crate) fn copy_tree(from: &Utf8Path, to: &Utf8Path) -> Result<()> {
         if entry.file_type()?.is_dir() {
             copy_tree(entry.path(), &to.join(name))?;
         } else {
-            std::fs::copy(entry.path(), to.join(name))
-                .with_context(|| format!("copy {}", entry.path()))?;
+            fs::copy(entry.path(), to.join(name))?;
         }
     }
     Ok(())

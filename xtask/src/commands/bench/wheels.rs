@@ -2,6 +2,7 @@
 
 use anyhow::{bail, Context, Result};
 use camino::Utf8Path;
+use fs_err as fs;
 use xshell::{cmd, Shell};
 
 use super::{copy_sample, release_binary, report, timed};
@@ -20,7 +21,7 @@ pub fn run(sh: &Shell, root: &Utf8Path, runs: usize) -> Result<()> {
     if cache.exists() {
         sh.remove_path(&cache)?;
     }
-    std::fs::create_dir_all(&cache)?;
+    fs::create_dir_all(&cache)?;
     if main_cache.join("toolchain").exists() {
         let (from, to) = (main_cache.join("toolchain"), cache.join("toolchain"));
         cmd!(sh, "cp -r {from} {to}").run()?;
@@ -43,9 +44,9 @@ pub fn run(sh: &Shell, root: &Utf8Path, runs: usize) -> Result<()> {
     let typeo = repo.join("libs/hermes/hermes.typeo/hermes/typeo/__init__.py");
     let mut edit = Vec::new();
     for n in 0..5 {
-        let mut source = std::fs::read_to_string(&typeo)?;
+        let mut source = fs::read_to_string(&typeo)?;
         source += &format!("\n# bench edit {n}\n");
-        std::fs::write(&typeo, source)?;
+        fs::write(&typeo, source)?;
         let (elapsed, out) = timed(cmd!(sh, "{bin} --repo {repo} wheels {PROJECT} --json"))?;
         let json: serde_json::Value = serde_json::from_str(&out)?;
         let rebuilt: Vec<&str> = json["wheels"]

@@ -1,43 +1,115 @@
-//! Resolving a local dependency to a package folder, and the messages when that fails.
+//! Resolving a local dependency to a package folder, and why that can fail.
 
-use std::collections::BTreeMap;
-
-use super::{DirState, Kind, Package};
+use super::{Graph, Package, PackageName};
 use crate::model::manifest::Dependency;
-use crate::model::paths::{is_within, join, manifest_of};
+use crate::model::paths::{is_within, join, manifest_of, ROOT};
 
-pub(super) fn resolve_path(
-    repo_abs: &str,
-    pkg: &Package,
-    dep: &Dependency,
-    path: &str,
-) -> Result<String, (String, bool)> {
-    join(repo_abs, &pkg.dir, path).ok_or_else(|| {
-        (
-            format!(
-                "{}: path {path:?} leads outside the repo; move that package into the repo \
-                 or depend on a released version instead",
-                dep.key
+/// Why a local dependency does not resolve to a package of the repo.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unresolvable {
+    /// The path leads outside the repo.
+    OutsideRepo {
+        path: String,
+    },
+    /// `workspace = true`, but no enclosing uv workspace has a member of that name.
+    NoWorkspaceMember {
+        name: PackageName,
+    },
+    /// The folder's manifest only holds tool settings.
+    NotAPackage {
+        dir: String,
+    },
+    /// The folder holds another package than the one named.
+    WrongName {
+        dir: String,
+        found: PackageName,
+        wanted: PackageName,
+    },
+    /// The folder's manifest does not parse.
+    Broken {
+        dir: String,
+        error: String,
+    },
+    Missing {
+        dir: String,
+    },
+    NoManifest {
+        dir: String,
+    },
+    /// The folder has a manifest, but discovery skips it (hidden, build output, excluded).
+    Skipped {
+        dir: String,
+    },
+}
+
+impl Unresolvable {
+    /// A target that only fails to parse is fatal only for closures that need it.
+    pub fn fatal_in_repo(&self) -> bool {
+        !matches!(self, Unresolvable::Broken { .. })
+    }
+
+    /// The message for the dependency declared at `key`: what is wrong and what to do.
+    pub fn message(&self, key: &str) -> String {
+        match self {
+            Unresolvable::OutsideRepo { path } => format!(
+                "{key}: path {path:?} leads outside the repo; move that package into the repo \
+                 or depend on a released version instead"
             ),
-            true,
-        )
-    })
+            Unresolvable::NoWorkspaceMember { name } => format!(
+                "{key}: `workspace = true`, but no uv workspace enclosing this package has a \
+                 member named {name:?}; add its folder to [tool.uv.workspace] members"
+            ),
+            Unresolvable::NotAPackage { dir } => format!(
+                "{key}: points to {dir}, whose pyproject.toml declares no package; give it a \
+                 [project] name or fix the path"
+            ),
+            Unresolvable::WrongName { dir, found, wanted } => format!(
+                "{key}: points to {dir}, which is the package {found:?}, not {wanted:?}; fix the \
+                 name or the path"
+            ),
+            Unresolvable::Broken { dir, error } => {
+                format!("{key}: needs {}, which does not parse: {error}", manifest_of(dir))
+            }
+            Unresolvable::Missing { dir } => format!(
+                "{key}: points to {dir}, which does not exist; fix the path, or if it is a git \
+                 submodule run `git submodule update --init`"
+            ),
+            Unresolvable::NoManifest { dir } => format!(
+                "{key}: points to {dir}, which has no pyproject.toml; add a manifest there or fix \
+                 the path"
+            ),
+            Unresolvable::Skipped { dir } => format!(
+                "{key}: points to {dir}, which discovery skips (a hidden or build-output folder, \
+                 or `exclude` in docker/images.toml); move the package or change the exclude list"
+            ),
+        }
+    }
+}
+
+/// A path dependency: the folder it names, relative to the declaring package.
+pub(super) fn path(repo_abs: &str, pkg: &Package, path: &str) -> Result<String, Unresolvable> {
+    join(repo_abs, &pkg.dir, path).ok_or_else(|| Unresolvable::OutsideRepo { path: path.into() })
 }
 
 /// `{ workspace = true }`: the member of an enclosing uv workspace with the dependency's name.
-pub(super) fn resolve_workspace(
-    packages: &[Package],
+pub(super) fn workspace(
+    g: &Graph,
     pkg: &Package,
     dep: &Dependency,
-) -> Result<String, (String, bool)> {
-    for root in
-        packages.iter().filter(|r| !r.manifest.uv_members.is_empty() && is_within(&pkg.dir, &r.dir))
-    {
+) -> Result<String, Unresolvable> {
+    let packages = &g.packages;
+    // Workspace roots are packages or, as often, manifests with no package of their own.
+    let roots = packages
+        .iter()
+        .map(|p| (&p.dir, &p.manifest))
+        .chain(g.configs.iter().map(|c| (&c.dir, &c.manifest)))
+        .filter(|(dir, m)| !m.uv_members.is_empty() && is_within(&pkg.dir, dir));
+    for (root, m) in roots {
         let rel = |p: &Package| -> Option<String> {
-            if root.dir == crate::model::paths::ROOT {
+            if root == ROOT {
                 Some(p.dir.clone())
             } else {
-                p.dir.strip_prefix(&format!("{}/", root.dir)).map(str::to_string)
+                p.dir.strip_prefix(&format!("{root}/")).map(str::to_string)
             }
         };
         let matches = |globs: &[String], rel: &str| {
@@ -45,81 +117,28 @@ pub(super) fn resolve_workspace(
         };
         let member = packages.iter().find(|p| {
             p.name == dep.name
-                && rel(p).is_some_and(|r| {
-                    matches(&root.manifest.uv_members, &r)
-                        && !matches(&root.manifest.uv_exclude, &r)
-                })
+                && rel(p).is_some_and(|r| matches(&m.uv_members, &r) && !matches(&m.uv_exclude, &r))
         });
-        if let Some(m) =
-            member.or_else(|| packages.iter().find(|p| p.dir == root.dir && p.name == dep.name))
-        {
-            return Ok(m.dir.clone());
+        let own = || packages.iter().find(|p| p.dir == *root && p.name == dep.name);
+        if let Some(found) = member.or_else(own) {
+            return Ok(found.dir.clone());
         }
     }
-    Err((
-        format!(
-            "{}: `workspace = true`, but no uv workspace enclosing this package has a member named {:?}; \
-             add its folder to [tool.uv.workspace] members",
-            dep.key, dep.name
-        ),
-        true,
-    ))
+    Err(Unresolvable::NoWorkspaceMember { name: dep.name.clone() })
 }
 
+/// The package found at the folder must be the one the dependency names.
 pub(super) fn check_target(
     target: &Package,
     dep: &Dependency,
     dir: &str,
-) -> Result<(), (String, bool)> {
-    if target.kind == Kind::Config {
-        return Err((
-            format!(
-                "{}: points to {dir}, whose pyproject.toml declares no package; give it a [project] name \
-                 or fix the path",
-                dep.key
-            ),
-            true,
-        ));
-    }
+) -> Result<(), Unresolvable> {
     if target.name != dep.name {
-        return Err((
-            format!(
-                "{}: points to {dir}, which is the package {:?}, not {:?}; fix the name or the path",
-                dep.key, target.name, dep.name
-            ),
-            true,
-        ));
+        return Err(Unresolvable::WrongName {
+            dir: dir.to_string(),
+            found: target.name.clone(),
+            wanted: dep.name.clone(),
+        });
     }
     Ok(())
-}
-
-pub(super) fn missing_target(
-    dep: &Dependency,
-    dir: &str,
-    broken: &BTreeMap<String, String>,
-    probe: &dyn Fn(&str) -> DirState,
-) -> (String, bool) {
-    if let Some(e) = broken.get(dir) {
-        return (
-            format!("{}: needs {}, which does not parse: {e}", dep.key, manifest_of(dir)),
-            false,
-        );
-    }
-    let message = match probe(dir) {
-        DirState::Missing => format!(
-            "{}: points to {dir}, which does not exist; fix the path, or if it is a git submodule run \
-             `git submodule update --init`",
-            dep.key
-        ),
-        DirState::NoManifest => format!(
-            "{}: points to {dir}, which has no pyproject.toml; add a manifest there or fix the path",
-            dep.key
-        ),
-        DirState::Skipped => format!(
-            "{}: points to {dir}, which discovery skips (a hidden or build-output folder, or `exclude` in \
-             docker/images.toml); move the package or change the exclude list",
-            dep.key
-        ),
-    };
-    (message, true)
 }

@@ -21,8 +21,10 @@ fn graph(files: &[(&str, &str)]) -> Graph {
 }
 
 fn closure_dirs(g: &Graph, query: &str, extras: &[&str]) -> Vec<(String, Vec<String>)> {
-    let c = g
-        .closure(g.find(query).unwrap(), &extras.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+    let c = g.closure(
+        g.find(query).unwrap(),
+        &extras.iter().map(ToString::to_string).collect::<Vec<_>>(),
+    );
     assert!(c.problems.is_empty(), "{:?}", c.problems);
     c.order
         .into_iter()
@@ -58,7 +60,8 @@ fn sample() -> Graph {
 fn kinds_follow_location_and_package_presence() {
     let g = sample();
     let kind = |dir: &str| g.packages.iter().find(|p| p.dir == dir).unwrap().kind;
-    assert_eq!(kind("."), Kind::Config);
+    assert_eq!(g.configs.iter().map(|c| c.dir.as_str()).collect::<Vec<_>>(), vec!["."]);
+    assert!(g.find(".").unwrap_err().contains("declares no package"));
     assert_eq!(kind("libs/typeo"), Kind::Lib);
     assert_eq!(kind("projects/hello"), Kind::Project);
     assert!(g.problems().is_empty());

@@ -10,7 +10,7 @@ version = "8.1.7"
 optional = false
 python-versions = ">=3.7"
 groups = ["main"]
-files = [{file = "click-8.1.7-py3-none-any.whl", hash = "sha256:aa"}]
+files = [{file = "click-8.1.7-py3-none-any.whl", hash = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}]
 [package.dependencies]
 colorama = {version = "*", markers = "platform_system == \"Windows\""}
 [package.source]
@@ -23,7 +23,7 @@ name = "colorama"
 version = "0.4.6"
 optional = false
 python-versions = "*"
-files = [{file = "colorama-0.4.6-py2.py3-none-any.whl", hash = "sha256:bb"}]
+files = [{file = "colorama-0.4.6-py2.py3-none-any.whl", hash = "sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"}]
 
 [[package]]
 name = "hermes-quiver"
@@ -59,14 +59,14 @@ name = "tabulate"
 version = "0.10.0"
 optional = false
 python-versions = ">=3.10"
-files = [{file = "tabulate-0.10.0-py3-none-any.whl", hash = "sha256:cc"}]
+files = [{file = "tabulate-0.10.0-py3-none-any.whl", hash = "sha256:cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"}]
 
 [[package]]
 name = "toml"
 version = "0.10.2"
 optional = false
 python-versions = "*"
-files = [{file = "toml-0.10.2-py2.py3-none-any.whl", hash = "sha256:dd"}]
+files = [{file = "toml-0.10.2-py2.py3-none-any.whl", hash = "sha256:dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd"}]
 
 [[package]]
 name = "tomli"
@@ -87,8 +87,8 @@ fn names(pinned: &[Pinned]) -> Vec<String> {
 
 fn root(name: &str, extras: &[&str]) -> Root {
     Root {
-        name: name.into(),
-        extras: extras.iter().map(|e| e.to_string()).collect(),
+        name: PackageName::new(name),
+        extras: extras.iter().map(ToString::to_string).collect(),
         markers: None,
     }
 }
@@ -106,7 +106,10 @@ fn walks_extras_markers_and_skips_local_directories() {
     assert_eq!(set[0].index.as_deref(), Some("https://pypi.org/simple"));
     assert_eq!(
         set[0].files,
-        vec![("click-8.1.7-py3-none-any.whl".to_string(), "sha256:aa".to_string())]
+        vec![LockedFile {
+            name: "click-8.1.7-py3-none-any.whl".to_string(),
+            sha256: Sha256::from_hex(&"a".repeat(64)).unwrap()
+        }]
     );
     let without = third_party(&lock, &[root("hermes-quiver", &[])], &Runtime::default()).unwrap();
     assert_eq!(names(&without), vec!["toml==0.10.2"]);
@@ -116,7 +119,7 @@ fn walks_extras_markers_and_skips_local_directories() {
 fn root_markers_are_evaluated() {
     let lock = parse_lock(LOCK_21).unwrap();
     let r = Root {
-        name: "click".into(),
+        name: PackageName::new("click"),
         extras: vec![],
         markers: Some("sys_platform == 'win32'".into()),
     };
@@ -140,12 +143,12 @@ python-versions = "^3.8"
 content-hash = "x"
 
 [metadata.files]
-toml = [{file = "toml-0.10.2-py2.py3-none-any.whl", hash = "sha256:dd"}]
+toml = [{file = "toml-0.10.2-py2.py3-none-any.whl", hash = "sha256:dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd"}]
 "#,
     )
     .unwrap();
     let set = third_party(&lock, &[root("toml", &[])], &Runtime::default()).unwrap();
-    assert_eq!(set[0].files[0].1, "sha256:dd");
+    assert_eq!(set[0].files[0].sha256.hex(), "d".repeat(64));
     assert_eq!(set[0].index, None);
 }
 
@@ -184,7 +187,7 @@ name = "click"
 version = "8.1.7"
 optional = false
 python-versions = ">=3.7"
-files = [{file = "click-8.1.7-py3-none-any.whl", hash = "sha256:aa"}]
+files = [{file = "click-8.1.7-py3-none-any.whl", hash = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}]
 
 [package.dependencies]
 colorama = {version = "*", markers = "platform_system == \"Windows\""}
@@ -194,7 +197,7 @@ name = "colorama"
 version = "0.4.6"
 optional = false
 python-versions = "*"
-files = [{file = "colorama-0.4.6-py2.py3-none-any.whl", hash = "sha256:bb"}]
+files = [{file = "colorama-0.4.6-py2.py3-none-any.whl", hash = "sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"}]
 
 [metadata]
 lock-version = "2.0"

@@ -5,14 +5,13 @@ use toml::{Table, Value};
 use super::{
     pep508_dep, poetry_dep, str_array, sub, Dependency, Enrichment, Manifest, Source, MAIN,
 };
-use crate::model::names::normalize;
+use crate::model::names::{normalize, PackageName};
 
 /// Poetry groups, legacy dev-dependencies, PEP 735 dependency groups and uv dev-dependencies.
 pub(super) fn read_groups(
     doc: &Table,
     poetry: Option<&Table>,
-    poetry_deps: Option<&Table>,
-    uv_sources: Option<&Table>,
+    enrich: &Enrichment,
     m: &mut Manifest,
 ) -> Result<(), String> {
     if let Some(dev) = poetry.and_then(|p| p.get("dev-dependencies")) {
@@ -32,7 +31,6 @@ pub(super) fn read_groups(
         }
     }
     // PEP 735 groups and uv's legacy dev list take their sources from the same tables.
-    let enrich = Enrichment { poetry: poetry_deps, uv: uv_sources };
     if let Some(groups) = sub(doc, &["dependency-groups"]) {
         for (group, reqs) in groups {
             let key = format!("[dependency-groups] {group}");
@@ -40,14 +38,14 @@ pub(super) fn read_groups(
             for item in items {
                 // `{ include-group = "…" }` entries are resolved by the installer, not here.
                 if let Some(req) = item.as_str() {
-                    m.deps.push(pep508_dep(req, &normalize(group), &key, &enrich)?);
+                    m.deps.push(pep508_dep(req, &normalize(group), &key, enrich)?);
                 }
             }
         }
     }
     if let Some(dev) = sub(doc, &["tool", "uv"]).and_then(|uv| uv.get("dev-dependencies")) {
         for req in str_array(dev, "[tool.uv] dev-dependencies")? {
-            m.deps.push(pep508_dep(&req, "dev", "[tool.uv] dev-dependencies", &enrich)?);
+            m.deps.push(pep508_dep(&req, "dev", "[tool.uv] dev-dependencies", enrich)?);
         }
     }
     Ok(())
@@ -56,7 +54,7 @@ pub(super) fn read_groups(
 /// A main dependency declared by version but given as a path in another group is local:
 /// the lock resolves it to that folder.
 pub(super) fn shadow_main_by_local_groups(deps: &mut [Dependency]) {
-    let local: Vec<(String, Source, String)> = deps
+    let local: Vec<(PackageName, Source, String)> = deps
         .iter()
         .filter(|d| d.group != MAIN && d.is_local())
         .map(|d| (d.name.clone(), d.source.clone(), d.key.clone()))

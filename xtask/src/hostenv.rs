@@ -1,9 +1,12 @@
-//! The host's pip settings, forwarded into containers that fetch as mounts and env names only.
+//! The host's package-index settings, forwarded into containers as variable names and mounts.
 //!
 //! Values never go into argv, an image layer or a log: env vars are passed by name (`-e NAME`,
 //! docker copies the value from our environment) and files are bind-mounted read-only.
 
-use camino::Utf8PathBuf;
+use camino::{Utf8Path, Utf8PathBuf};
+use fs_err as fs;
+
+use crate::engine::{HostSettings, Mount};
 
 /// Environment variables pip reads that are safe and useful to forward.
 const FORWARDED_ENV: &[&str] = &[
@@ -14,18 +17,13 @@ const FORWARDED_ENV: &[&str] = &[
     "PIP_RETRIES",
 ];
 
-/// `docker run` arguments that give a container the host's pip configuration. The container
-/// runs with `HOME=/tmp/home`.
-pub fn docker_args() -> Vec<String> {
-    let mut args = Vec::new();
-    for name in FORWARDED_ENV {
-        if std::env::var_os(name).is_some() {
-            args.extend(["-e".to_string(), name.to_string()]);
-        }
-    }
-    let mount = |args: &mut Vec<String>, host: &Utf8PathBuf, inside: &str| {
-        args.extend(["-v".to_string(), format!("{host}:{inside}:ro")]);
-    };
+/// What gives a container the host's pip configuration. The container runs with
+/// `HOME=/tmp/home`.
+pub fn pip() -> HostSettings {
+    let mut s = HostSettings::default();
+    s.env.extend(
+        FORWARDED_ENV.iter().filter(|n| std::env::var_os(n).is_some()).map(ToString::to_string),
+    );
     let mut certs: Vec<Utf8PathBuf> = Vec::new();
     if let Some(cert) =
         std::env::var("PIP_CERT").ok().map(Utf8PathBuf::from).filter(|p| p.is_file())
@@ -34,7 +32,7 @@ pub fn docker_args() -> Vec<String> {
     }
     if let Some(conf) = pip_conf() {
         // A `cert = …` line in pip.conf names a CA bundle that must exist inside too.
-        if let Ok(text) = std::fs::read_to_string(&conf) {
+        if let Ok(text) = fs::read_to_string(&conf) {
             certs.extend(
                 text.lines()
                     .filter_map(|l| l.split_once('=').filter(|(k, _)| k.trim() == "cert"))
@@ -42,45 +40,45 @@ pub fn docker_args() -> Vec<String> {
                     .filter(|p| p.is_file()),
             );
         }
-        mount(&mut args, &conf, "/etc/pip.conf");
+        s.mounts.push(read_only(&conf, "/etc/pip.conf"));
     }
     certs.sort();
     certs.dedup();
-    for cert in &certs {
-        mount(&mut args, cert, cert.as_str());
-    }
+    s.mounts.extend(certs.iter().map(|cert| read_only(cert, cert.as_str())));
     if std::env::var_os("PIP_CERT").is_some() {
-        args.extend(["-e".to_string(), "PIP_CERT".to_string()]);
+        s.env.push("PIP_CERT".to_string());
     }
     if let Some(netrc) = home().map(|h| h.join(".netrc")).filter(|p| p.is_file()) {
-        mount(&mut args, &netrc, "/tmp/home/.netrc");
+        s.mounts.push(read_only(&netrc, "/tmp/home/.netrc"));
     }
-    args.extend(["-e".to_string(), "HOME=/tmp/home".to_string()]);
-    args
+    s.env.push("HOME=/tmp/home".to_string());
+    s
 }
 
-/// Extra arguments for Poetry (which uses requests, not pip's settings): the CA bundle pip
+/// Extra settings for Poetry (which uses requests, not pip's settings): the CA bundle pip
 /// trusts, and Poetry's own credential variables, passed by name.
-pub fn poetry_args() -> Vec<String> {
-    let mut args = Vec::new();
+pub fn poetry() -> HostSettings {
+    let mut s = HostSettings::default();
     let bundle = ["PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"]
         .iter()
         .filter_map(|v| std::env::var(v).ok())
         .map(Utf8PathBuf::from)
         .find(|p| p.is_file());
     if let Some(bundle) = bundle {
-        args.extend(["-v".to_string(), format!("{bundle}:{bundle}:ro")]);
-        args.extend(["-e".to_string(), format!("REQUESTS_CA_BUNDLE={bundle}")]);
+        s.mounts.push(read_only(&bundle, bundle.as_str()));
+        s.env.push(format!("REQUESTS_CA_BUNDLE={bundle}"));
     }
-    for (name, _) in std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v))) {
-        if name.starts_with("POETRY_HTTP_BASIC_")
-            || name.starts_with("POETRY_PYPI_TOKEN_")
-            || name.starts_with("POETRY_CERTIFICATES_")
-        {
-            args.extend(["-e".to_string(), name]);
-        }
-    }
-    args
+    let names = std::env::vars_os().filter_map(|(k, _)| k.into_string().ok());
+    s.env.extend(names.filter(|name| {
+        ["POETRY_HTTP_BASIC_", "POETRY_PYPI_TOKEN_", "POETRY_CERTIFICATES_"]
+            .iter()
+            .any(|prefix| name.starts_with(prefix))
+    }));
+    s
+}
+
+fn read_only(host: &Utf8Path, inside: &str) -> Mount {
+    Mount { host: host.to_owned(), inside: inside.to_string(), read_only: true }
 }
 
 fn home() -> Option<Utf8PathBuf> {

@@ -1,15 +1,16 @@
-//! The pinned build toolchain: its identity, its wheels (fetched once) and the build image.
-
-use std::os::unix::fs::MetadataExt;
+//! Toolchain: the pinned build toolchain's identity, its wheels (fetched once) and the build image.
 
 use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
-use xshell::{cmd, Shell};
+use fs_err as fs;
 
 use crate::config::Toolchain;
-use crate::engine::Engine;
+use crate::engine::{Build, Container, Engine};
+use crate::files::{link_or_copy, owner_of};
+use crate::hash::{self, Sha256};
+use crate::model::names::PackageName;
 use crate::model::Repo;
-use crate::wheel::sha256_hex;
+use xshell::Shell;
 
 pub const BUILD_DOCKERFILE: &str = "docker/build.Dockerfile";
 /// Every wheel of the toolchain, pinned by hash (`cargo xtask lock --toolchain` writes it).
@@ -30,10 +31,10 @@ pub fn requirements(t: &Toolchain) -> String {
 
 /// The repo's toolchain lock, checked against the pins in the config; `None` without one.
 pub fn locked(repo: &Repo) -> Result<Option<String>> {
-    let text = match std::fs::read_to_string(repo.root.join(TOOLCHAIN_LOCK)) {
+    let text = match fs::read_to_string(repo.root.join(TOOLCHAIN_LOCK)) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e).with_context(|| format!("read {TOOLCHAIN_LOCK}")),
+        Err(e) => return Err(e.into()),
     };
     check_pins(&text, &requirements(&repo.config.toolchain)).map_err(anyhow::Error::msg)?;
     Ok(Some(text))
@@ -49,7 +50,8 @@ fn check_pins(lock: &str, pins: &str) -> Result<(), String> {
         .collect();
     match pins.lines().find(|pin| !locked.contains(&normalize_pin(pin))) {
         Some(pin) => Err(format!(
-            "{TOOLCHAIN_LOCK} does not pin {pin}, which docker/images.toml asks for; run `cargo xtask lock --toolchain`"
+            "{TOOLCHAIN_LOCK} does not pin {pin}, which docker/images.toml asks for; run `cargo \
+             xtask lock --toolchain`"
         )),
         None => Ok(()),
     }
@@ -57,7 +59,7 @@ fn check_pins(lock: &str, pins: &str) -> Result<(), String> {
 
 fn normalize_pin(pin: &str) -> String {
     let (name, version) = pin.split_once("==").unwrap_or((pin, ""));
-    format!("{}=={version}", crate::model::names::normalize(name))
+    format!("{}=={version}", PackageName::new(name))
 }
 
 /// The toolchain's identity without asking the engine: build Dockerfile, pins (or the
@@ -68,37 +70,29 @@ pub fn identity(repo: &Repo) -> Result<String> {
     input.extend_from_slice(requirements(t).as_bytes());
     input.extend_from_slice(locked(repo)?.unwrap_or_default().as_bytes());
     input.extend_from_slice(t.python_image.as_bytes());
-    Ok(sha256_hex(&input)[..16].to_string())
-}
-
-/// The user and group that own `dir`: containers that write into it run as them.
-pub fn owner_of(dir: &Utf8Path) -> Result<String> {
-    let meta = std::fs::metadata(dir).with_context(|| format!("stat {dir}"))?;
-    Ok(format!("{}:{}", meta.uid(), meta.gid()))
+    Ok(Sha256::of(&input).short(16).to_string())
 }
 
 /// Downloads the toolchain's wheels once into the cache (network; host pip settings mounted).
-pub fn ensure_wheels(sh: &Shell, engine: &Engine, repo: &Repo) -> Result<Utf8PathBuf> {
-    let t = &repo.config.toolchain;
-    let id = identity(repo)?;
-    let dir = repo.cache.join("toolchain").join(&id);
+pub fn wheels(sh: &Shell, engine: &Engine, repo: &Repo, id: &str) -> Result<Utf8PathBuf> {
+    let dir = repo.cache.join("toolchain").join(id);
     if dir.join("requirements.txt").is_file() {
         return Ok(dir);
     }
     // With a toolchain lock every file is pinned by hash; without one, pip resolves the pins.
     let tmp = match locked(repo)? {
         Some(lock) => download(sh, engine, repo, &lock, true)?,
-        None => download(sh, engine, repo, &requirements(t), false)?,
+        None => download(sh, engine, repo, &requirements(&repo.config.toolchain), false)?,
     };
     // Written last: its presence marks a complete download.
-    std::fs::rename(tmp.join("pins.txt"), tmp.join("requirements.txt"))?;
-    std::fs::create_dir_all(dir.parent().unwrap_or(&dir))?;
-    if let Err(e) = std::fs::rename(&tmp, &dir) {
+    fs::rename(tmp.join("pins.txt"), tmp.join("requirements.txt"))?;
+    fs::create_dir_all(dir.parent().unwrap_or(&dir))?;
+    if let Err(e) = fs::rename(&tmp, &dir) {
         // A concurrent run may have completed the same download first.
         if !dir.join("requirements.txt").is_file() {
-            return Err(e).with_context(|| format!("move {tmp} to {dir}"));
+            return Err(e.into());
         }
-        let _ = std::fs::remove_dir_all(&tmp);
+        let _ = fs::remove_dir_all(&tmp);
     }
     Ok(dir)
 }
@@ -113,68 +107,71 @@ pub fn download(
     hashed: bool,
 ) -> Result<Utf8PathBuf> {
     let tmp = repo.scratch("toolchain")?;
-    std::fs::write(tmp.join("pins.txt"), requirements)?;
-    let user = owner_of(&tmp)?;
-    let (bin, image, pip) =
-        (&engine.bin, &repo.config.toolchain.python_image, crate::pipenv::docker_args());
-    let mount = format!("{tmp}:/out");
+    fs::write(tmp.join("pins.txt"), requirements)?;
     let strict: &[&str] = if hashed { &["--require-hashes", "--no-deps"] } else { &[] };
-    cmd!(sh, "{bin} run --rm --user {user} {pip...} -v {mount} {image} python3 -m pip download --no-cache-dir --disable-pip-version-check {strict...} --dest /out -r /out/pins.txt")
-        .quiet()
-        .ignore_stdout()
-        .run()
-        .context("download the toolchain wheels (poetry, poetry-core, backends) from the package index")?;
+    let pip = ["python3", "-m", "pip", "download", "--no-cache-dir", "--disable-pip-version-check"];
+    let container = Container::online(&repo.config.toolchain.python_image)
+        .user(&owner_of(&tmp)?)
+        .with(&crate::hostenv::pip())
+        .mount(&tmp, "/out")
+        .command(
+            pip.iter().chain(strict).chain(&["--dest", "/out", "-r", "/out/pins.txt"]).copied(),
+        );
+    engine.run(sh, &container).context(
+        "download the toolchain wheels (poetry, poetry-core, backends) from the package index",
+    )?;
     Ok(tmp)
 }
 
-/// Builds (once) and returns the build image tag: `<name>:<hash of every input>`.
-pub fn ensure_build_image(sh: &Shell, engine: &Engine, repo: &Repo) -> Result<String> {
+/// Builds (once) and returns the build image tag: `<name>:<hash of every input>`; `id` is the
+/// toolchain's [`identity`]. Callers go through the session, which remembers the tag.
+pub fn ensure_build_image(sh: &Shell, engine: &Engine, repo: &Repo, id: &str) -> Result<String> {
     // Concurrent runs wait here instead of downloading and building the same image twice.
-    std::fs::create_dir_all(&repo.cache)?;
-    let lock = std::fs::File::create(repo.cache.join("build-image.lock"))
-        .context("open the build image lock")?;
-    lock.lock().context("lock the build image")?;
+    fs::create_dir_all(&repo.cache)?;
+    let lock = fs::File::create(repo.cache.join("build-image.lock"))?;
+    lock.file().lock().context("lock the build image")?;
     let t = &repo.config.toolchain;
-    let wheels = ensure_wheels(sh, engine, repo)?;
-    let base = t.python_image.as_str();
-    let base_id = engine.require_image(sh, base)?;
-    let mut files: Vec<Utf8PathBuf> = wheels
-        .read_dir_utf8()?
-        .filter_map(|e| e.ok())
-        .filter(|e| e.path().is_file())
-        .map(|e| e.into_path())
-        .collect();
-    files.sort();
-    let mut input = format!("{}\n{base_id}\n", identity(repo)?);
+    let wheels = wheels(sh, engine, repo, id)?;
+    let base_id = engine.require_image(sh, &t.python_image)?;
+    let files = files_of(&wheels)?;
+    let mut input = format!("{id}\n{base_id}\n");
     for f in &files {
-        input += &format!(
-            "{} {}\n",
-            f.file_name().unwrap_or_default(),
-            crate::wheel::cache::sha256_of(f)?
-        );
+        input += &format!("{} {}\n", f.file_name().unwrap_or_default(), hash::of_file(f)?);
     }
-    let tag = format!("{}:{}", t.build_image, &sha256_hex(input.as_bytes())[..16]);
+    let tag = format!("{}:{}", t.build_image, Sha256::of(input.as_bytes()).short(16));
     if engine.image_id(sh, &tag)?.is_some() {
         return Ok(tag);
     }
     let ctx = repo.scratch("build-image")?;
-    std::fs::create_dir_all(ctx.join("toolchain"))?;
-    std::fs::write(ctx.join("Dockerfile"), repo.read_or_default(BUILD_DOCKERFILE)?)?;
+    fs::create_dir_all(ctx.join("toolchain"))?;
+    fs::write(ctx.join("Dockerfile"), repo.read_or_default(BUILD_DOCKERFILE)?)?;
     for f in &files {
-        crate::files::link_or_copy(
-            f,
-            &ctx.join("toolchain").join(f.file_name().unwrap_or_default()),
-        )?;
+        link_or_copy(f, &ctx.join("toolchain").join(f.file_name().unwrap_or_default()))?;
     }
-    let bin = &engine.bin;
-    let arg = format!("PYTHON_IMAGE={base}");
-    let built = cmd!(sh, "{bin} build --quiet --network none --build-arg {arg} --label xtask.toolchain={tag} -t {tag} {ctx}")
-        .quiet()
-        .ignore_stdout()
-        .run()
-        .with_context(|| format!("build the build image {tag} from {BUILD_DOCKERFILE}"));
-    let _ = sh.remove_path(&ctx);
-    built.map(|()| tag)
+    let build = Build {
+        context: ctx.clone(),
+        dockerfile: None,
+        tag: tag.clone(),
+        build_args: vec![("PYTHON_IMAGE".into(), t.python_image.clone())],
+        labels: vec![("xtask.toolchain".into(), tag.clone())],
+        no_cache: false,
+    };
+    let built = engine.build(&build, &mut |_| {});
+    let _ = fs::remove_dir_all(&ctx);
+    built.with_context(|| format!("build the build image {tag} from {BUILD_DOCKERFILE}"))?;
+    Ok(tag)
+}
+
+/// The files of a folder, sorted.
+fn files_of(dir: &Utf8Path) -> Result<Vec<Utf8PathBuf>> {
+    let entries = dir.read_dir_utf8().with_context(|| format!("read folder {dir}"))?;
+    let mut files: Vec<Utf8PathBuf> = entries
+        .filter_map(Result::ok)
+        .filter(|e| e.path().is_file())
+        .map(camino::Utf8DirEntry::into_path)
+        .collect();
+    files.sort();
+    Ok(files)
 }
 
 #[cfg(test)]

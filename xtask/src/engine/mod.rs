@@ -1,0 +1,274 @@
+//! The container engine: every call to it (run, build, tag, push, pull, import, inspect).
+//!
+//! The binary is `$DOCKER` or `docker` on PATH. Arguments are always passed as a list, never
+//! through a shell. Containers run offline unless a step says it needs the network.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::io::{BufRead, BufReader};
+use std::process::{ExitStatus, Output};
+
+use anyhow::{bail, Context, Result};
+use camino::Utf8Path;
+use xshell::{cmd, Shell};
+
+mod spec;
+
+pub use spec::{Build, Container, HostSettings, Mount};
+
+/// Go template that prints the daemon's version: empty or failing when no daemon answers.
+const SERVER_VERSION: &str = "{{.Server.Version}}";
+
+/// The engine CLI, connected to a daemon that answers.
+pub struct Engine {
+    bin: String,
+}
+
+/// The engine binary: `$DOCKER`, or `docker` on PATH.
+pub fn binary() -> String {
+    std::env::var("DOCKER").ok().filter(|b| !b.is_empty()).unwrap_or_else(|| "docker".into())
+}
+
+/// Whether an engine daemon answers the CLI.
+pub fn answers(sh: &Shell) -> bool {
+    let bin = binary();
+    let out = cmd!(sh, "{bin} version --format {SERVER_VERSION}").quiet().ignore_status().output();
+    out.is_ok_and(|o| o.status.success() && !String::from_utf8_lossy(&o.stdout).trim().is_empty())
+}
+
+impl Engine {
+    /// Finds the engine binary and checks that a daemon answers, with a hint when not.
+    pub fn connect(sh: &Shell) -> Result<Engine> {
+        let bin = binary();
+        // One call: it fails to start without a CLI, and prints no server version without a daemon.
+        let out =
+            cmd!(sh, "{bin} version --format {SERVER_VERSION}").quiet().ignore_status().output();
+        let Ok(out) = out else {
+            bail!(
+                "no container engine CLI {bin:?} found; install Docker (`apt-get install \
+                 docker.io`) or set $DOCKER"
+            );
+        };
+        match String::from_utf8_lossy(&out.stdout).trim() {
+            v if out.status.success() && !v.is_empty() => Ok(Engine { bin }),
+            _ => bail!(
+                "the Docker engine is not running ({bin} cannot reach it); run `cargo xtask up`, \
+                 which installs and starts one, or start it yourself (`systemctl start docker`)"
+            ),
+        }
+    }
+
+    /// The CLI's name, for messages.
+    pub fn name(&self) -> &str {
+        &self.bin
+    }
+
+    /// Runs a container to completion and returns its output, whatever its exit status.
+    pub fn output(&self, sh: &Shell, c: &Container) -> Result<Output> {
+        let (bin, args) = (&self.bin, c.args());
+        let out = cmd!(sh, "{bin} run {args...}").quiet().ignore_status().output();
+        out.with_context(|| format!("start {bin} run"))
+    }
+
+    /// Runs a container; fails with the last lines of its stderr when it exits non-zero.
+    pub fn run(&self, sh: &Shell, c: &Container) -> Result<Output> {
+        let out = self.output(sh, c)?;
+        if !out.status.success() {
+            bail!("the container exited with {}:\n{}", out.status, tail(&out.stderr, 25));
+        }
+        Ok(out)
+    }
+
+    /// Runs a container on our terminal: stdin, stdout and stderr are inherited (xshell would
+    /// null stdin, which an interactive shell needs).
+    pub fn run_attached(&self, c: &Container) -> Result<ExitStatus> {
+        let status = std::process::Command::new(&self.bin).arg("run").args(c.args()).status();
+        status.with_context(|| format!("start {} run", self.bin))
+    }
+
+    /// Runs `build`, following its output line by line: `Step` lines go to `progress`, the
+    /// last lines are kept for the error when it fails.
+    pub fn build(&self, build: &Build, progress: &mut dyn FnMut(&str)) -> Result<()> {
+        let reader = duct::cmd(&self.bin, build.args())
+            .stdin_null()
+            .stderr_to_stdout()
+            .unchecked()
+            .reader()
+            .with_context(|| format!("start {} build", self.bin))?;
+        let mut tail: VecDeque<String> = VecDeque::new();
+        for line in BufReader::new(&reader).lines() {
+            let line = strip_ansi(&line?);
+            // The legacy builder's deprecation notice is noise on every build.
+            if line.contains("legacy builder is deprecated") || line.contains("buildx") {
+                continue;
+            }
+            if line.starts_with("Step ") {
+                progress(&line);
+            }
+            if !line.trim().is_empty() {
+                tail.push_back(line);
+            }
+            if tail.len() > 40 {
+                tail.pop_front();
+            }
+        }
+        let output = reader.try_wait()?.context("the build ended without an exit status")?;
+        if !output.status.success() {
+            bail!("docker build failed; last lines of its output:\n{}", Vec::from(tail).join("\n"));
+        }
+        Ok(())
+    }
+
+    /// Gives `source` the extra name `target`.
+    pub fn tag(&self, sh: &Shell, source: &str, target: &str) -> Result<()> {
+        let bin = &self.bin;
+        cmd!(sh, "{bin} tag {source} {target}")
+            .quiet()
+            .run()
+            .with_context(|| format!("tag {target}"))
+    }
+
+    /// Pushes a reference and returns the digest the registry reports.
+    pub fn push(&self, sh: &Shell, reference: &str) -> Result<String> {
+        let bin = &self.bin;
+        let out = cmd!(sh, "{bin} push {reference}").quiet().read();
+        let out = out.with_context(|| format!("push {reference}"))?;
+        out.lines()
+            .find_map(|l| l.split("digest: ").nth(1).and_then(|d| d.split_whitespace().next()))
+            .map(str::to_string)
+            .with_context(|| format!("push {reference}: no digest in the engine's output:\n{out}"))
+    }
+
+    /// Pulls a reference; false when no registry provides it.
+    pub fn pull(&self, sh: &Shell, reference: &str) -> bool {
+        let bin = &self.bin;
+        cmd!(sh, "{bin} pull {reference}").quiet().ignore_stdout().ignore_stderr().run().is_ok()
+    }
+
+    /// Makes an image of a root filesystem folder: `tar | docker import`, both exit statuses
+    /// checked. `changes` are Dockerfile instructions (`ENV …`, `CMD …`, `LABEL …`).
+    pub fn import(&self, rootfs: &Utf8Path, changes: &[&str], reference: &str) -> Result<()> {
+        let mut args = vec!["import".to_string()];
+        for change in changes {
+            args.extend(["--change".to_string(), (*change).to_string()]);
+        }
+        args.extend(["-".to_string(), reference.to_string()]);
+        duct::cmd("tar", ["-C", rootfs.as_str(), "-c", "."])
+            .pipe(duct::cmd(&self.bin, args))
+            .stdout_null()
+            .run()
+            .with_context(|| format!("tar {rootfs} | {} import … {reference}", self.bin))?;
+        Ok(())
+    }
+
+    /// The image id of `reference`, or `None` when the engine has no such image.
+    pub fn image_id(&self, sh: &Shell, reference: &str) -> Result<Option<String>> {
+        Ok(self.inspect(sh, &[reference])?.pop().flatten().map(|i| i.id))
+    }
+
+    /// The image id of a base image the build needs, or an error that says how to get it.
+    pub fn require_image(&self, sh: &Shell, reference: &str) -> Result<String> {
+        self.image_id(sh, reference)?.ok_or_else(|| missing_image(reference))
+    }
+
+    /// Inspects several references in one engine call; `None` for each that does not exist.
+    pub fn inspect(&self, sh: &Shell, references: &[&str]) -> Result<Vec<Option<ImageInfo>>> {
+        let bin = &self.bin;
+        let out =
+            cmd!(sh, "{bin} image inspect {references...}").quiet().ignore_status().output()?;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if !out.status.success() && !stderr.to_lowercase().contains("no such image") {
+            bail!("inspect images {}: {}", references.join(", "), stderr.trim());
+        }
+        let found: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        if found.len() == references.len() {
+            // Every reference exists, and the engine answers in order: no name matching needed
+            // (a reference such as docker.io/library/python:3.11 is tagged python:3.11).
+            return Ok(found.iter().map(|img| Some(ImageInfo::of(img))).collect());
+        }
+        Ok(references.iter().map(|r| ImageInfo::find(&found, r)).collect())
+    }
+}
+
+/// The error for a base image the engine does not have.
+pub fn missing_image(reference: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "the base image {reference} is missing; `docker pull {reference}` (or run `cargo xtask \
+         up`, which provides a stand-in)"
+    )
+}
+
+/// What the summary and the no-op check need of an image.
+#[derive(Debug, Clone)]
+pub struct ImageInfo {
+    pub id: String,
+    pub size: u64,
+    pub layers: Vec<String>,
+    pub labels: BTreeMap<String, String>,
+}
+
+impl ImageInfo {
+    /// The image among `docker image inspect`'s output that is tagged `reference` (or is it,
+    /// by id).
+    fn find(found: &[serde_json::Value], reference: &str) -> Option<ImageInfo> {
+        let tagged = reference.rsplit('/').next().is_some_and(|last| last.contains(':'));
+        let full = if tagged { reference.to_string() } else { format!("{reference}:latest") };
+        let has_tag = |img: &&serde_json::Value| {
+            let tags = img["RepoTags"].as_array();
+            tags.is_some_and(|tags| tags.iter().any(|t| t == full.as_str()))
+                || img["Id"].as_str() == Some(reference)
+        };
+        found.iter().find(has_tag).map(ImageInfo::of)
+    }
+
+    fn of(img: &serde_json::Value) -> ImageInfo {
+        let strings = |v: &serde_json::Value| -> Vec<String> {
+            let items =
+                v.as_array().map(|l| l.iter().filter_map(|d| d.as_str().map(str::to_string)));
+            items.map(Iterator::collect).unwrap_or_default()
+        };
+        let labels = img["Config"]["Labels"].as_object().map(|m| {
+            m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect()
+        });
+        ImageInfo {
+            id: img["Id"].as_str().unwrap_or_default().to_string(),
+            size: img["Size"].as_u64().unwrap_or(0),
+            layers: strings(&img["RootFS"]["Layers"]),
+            labels: labels.unwrap_or_default(),
+        }
+    }
+}
+
+/// The last `n` lines of a child's output, for an error message.
+pub fn tail(bytes: &[u8], n: usize) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// Drops terminal colour codes (`ESC [ … m`) that the legacy builder puts around RUN output.
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for d in chars.by_ref() {
+                if d.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strip_ansi_drops_colour_codes() {
+        assert_eq!(strip_ansi("\u{1b}[91m/bin/sh: 1: \u{1b}[0mx"), "/bin/sh: 1: x");
+    }
+}

@@ -1,0 +1,191 @@
+//! Build: the images of planned targets (fetch, wheels, stage, engine build), a true no-op when
+//! the tagged image carries the same fingerprint, and pushing them.
+
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context as _, Result};
+use camino::Utf8Path;
+use fs_err as fs;
+use xshell::cmd;
+
+use super::plan::Target;
+use super::stage::{ImageInputs, TEMPLATE};
+use super::{fetch, wheels};
+use crate::engine::{self, Build, ImageInfo};
+use crate::image::rfc3339;
+use crate::model::graph::Package;
+use crate::session::Session;
+
+/// Whether an image was built by this run or already up to date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    Built,
+    UpToDate,
+}
+
+/// One project's image after the build.
+#[derive(Debug, Clone)]
+pub struct Image {
+    /// The project's folder.
+    pub project: String,
+    pub reference: String,
+    pub info: ImageInfo,
+    pub base: ImageInfo,
+    pub context_bytes: u64,
+    pub status: Status,
+    /// The registry's digest, once pushed.
+    pub digest: Option<String>,
+}
+
+/// Options of a build that do not change what goes into the image.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Build even when up to date, without the engine's layer cache.
+    pub no_cache: bool,
+}
+
+/// Provides every target's third-party and local wheels, then builds each image.
+pub fn images(session: &Session, targets: &[Target], options: Options) -> Result<Vec<Image>> {
+    let repo = session.repo()?;
+    let t = Instant::now();
+    let houses = targets
+        .iter()
+        .map(|t| fetch::provide(session, &t.third_party))
+        .collect::<Result<Vec<_>>>()?;
+    session.ui.step("fetch third-party wheels", t);
+    let t = Instant::now();
+    let all_jobs: Vec<&super::plan::Job> = targets.iter().flat_map(|t| t.jobs.iter()).collect();
+    let built = wheels::provide(session, &all_jobs)?;
+    session.ui.step(&format!("local wheels ({} built)", built.keys.len()), t);
+    let mut images = Vec::new();
+    for (target, house) in targets.iter().zip(&houses) {
+        let local = wheels::wheels(repo, &target.jobs, &built.keys)?;
+        let inputs = ImageInputs::collect(repo, target.idx, house, &local, &target.runtime_image)?;
+        images.push(one(session, target, &inputs, options)?);
+    }
+    Ok(images)
+}
+
+/// Pushes each image and records its digest.
+pub fn push(session: &Session, images: &mut [Image]) -> Result<()> {
+    for image in images {
+        let t = Instant::now();
+        image.digest = Some(session.engine()?.push(&session.sh, &image.reference)?);
+        session.ui.step(&format!("push {}", image.reference), t);
+    }
+    Ok(())
+}
+
+/// One image: nothing when the tagged image has the same fingerprint, else stage and build.
+fn one(
+    session: &Session,
+    target: &Target,
+    inputs: &ImageInputs,
+    options: Options,
+) -> Result<Image> {
+    let (repo, engine) = (session.repo()?, session.engine()?);
+    let pkg = &repo.graph.packages[target.idx];
+    let t = Instant::now();
+    let found = engine.inspect(&session.sh, &[&target.runtime_image, &target.reference])?;
+    let [base, current] = <[Option<ImageInfo>; 2]>::try_from(found)
+        .map_err(|_| anyhow::anyhow!("inspect returned the wrong number of images"))?;
+    let base = base.ok_or_else(|| engine::missing_image(&target.runtime_image))?;
+    let fingerprint = inputs.fingerprint(&base.id)?;
+    let context_bytes = inputs.context.bytes()?;
+    let image = |info: ImageInfo, status| Image {
+        project: pkg.dir.clone(),
+        reference: target.reference.clone(),
+        info,
+        base: base.clone(),
+        context_bytes,
+        status,
+        digest: None,
+    };
+    let up_to_date = current
+        .filter(|c| !options.no_cache && c.labels.get("xtask.fingerprint") == Some(&fingerprint));
+    if let Some(info) = up_to_date {
+        session.ui.step(&format!("{} up to date", target.reference), t);
+        return Ok(image(info, Status::UpToDate));
+    }
+    let contexts = repo.work.join("contexts");
+    let dir = contexts.join(pkg.name.as_str());
+    // Concurrent runs for the same project take turns with its context folder.
+    fs::create_dir_all(&contexts)?;
+    let lock = fs::File::create(contexts.join(format!(".{}.lock", pkg.name)))?;
+    lock.file().lock().with_context(|| format!("lock the context of {}", pkg.dir))?;
+    inputs.context.write(&dir)?;
+    let rel = dir.strip_prefix(&repo.root).map_or(dir.to_string(), ToString::to_string);
+    session.ui.step(&format!("stage context {rel} ({})", human_bytes(context_bytes)), t);
+
+    let t = Instant::now();
+    let build = Build {
+        context: dir.clone(),
+        dockerfile: None,
+        tag: target.reference.clone(),
+        build_args: inputs.build_args.clone(),
+        labels: labels(session, &repo.root, pkg, &fingerprint),
+        no_cache: options.no_cache,
+    };
+    // Docker's own steps are shown on a terminal only; logs get one line per xtask step.
+    let on_terminal = std::io::IsTerminal::is_terminal(&std::io::stdout()) && !session.ui.json();
+    let dockerfile = if inputs.custom_dockerfile {
+        format!("{}/Dockerfile", pkg.dir)
+    } else {
+        TEMPLATE.to_string()
+    };
+    engine
+        .build(&build, &mut |line| {
+            if on_terminal {
+                session.ui.line(&format!("  {line}"));
+            }
+        })
+        .with_context(|| format!("build the image of {} from {dockerfile}", pkg.dir))?;
+    let info = engine.inspect(&session.sh, &[&target.reference])?.pop().flatten();
+    let info = info.with_context(|| format!("{} vanished after its build", target.reference))?;
+    session.ui.step(&format!("build {}", target.reference), t);
+    Ok(image(info, Status::Built))
+}
+
+/// OCI labels; revision and created describe the build, so they are not in the fingerprint.
+fn labels(
+    session: &Session,
+    root: &Utf8Path,
+    pkg: &Package,
+    fingerprint: &str,
+) -> Vec<(String, String)> {
+    let git = |args: &[&str]| -> Option<String> {
+        let out = cmd!(session.sh, "git -C {root} {args...}").quiet().ignore_stderr().read();
+        out.ok().filter(|s| !s.is_empty())
+    };
+    let source = git(&["config", "--get", "remote.origin.url"])
+        .unwrap_or_else(|| format!("{}/{}", root.file_name().unwrap_or("repo"), pkg.dir));
+    let created =
+        std::env::var("SOURCE_DATE_EPOCH").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
+            SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+        });
+    [
+        ("org.opencontainers.image.title", pkg.name.to_string()),
+        ("org.opencontainers.image.version", pkg.version.clone().unwrap_or_default()),
+        ("org.opencontainers.image.source", source),
+        (
+            "org.opencontainers.image.revision",
+            git(&["rev-parse", "HEAD"]).unwrap_or_else(|| "unknown".into()),
+        ),
+        ("org.opencontainers.image.created", rfc3339(created)),
+        ("xtask.fingerprint", fingerprint.to_string()),
+    ]
+    .map(|(k, v)| (k.to_string(), v))
+    .to_vec()
+}
+
+/// `1.2 MB`, `3.4 kB` or `56 B`.
+pub fn human_bytes(n: u64) -> String {
+    #[allow(clippy::cast_precision_loss)] // a size for people, not arithmetic
+    let f = n as f64;
+    match n {
+        n if n >= 1 << 20 => format!("{:.1} MB", f / 1e6),
+        n if n >= 1 << 10 => format!("{:.1} kB", f / 1e3),
+        n => format!("{n} B"),
+    }
+}

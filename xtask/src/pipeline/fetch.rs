@@ -1,0 +1,171 @@
+//! Fetch (the only network step): a project's locked third-party wheels, hash-checked, in a
+//! wheelhouse shared by every project.
+
+mod download;
+mod fresh;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use camino::{Utf8Path, Utf8PathBuf};
+use fs_err as fs;
+
+use super::plan::Resolved;
+use crate::hash::{self, Sha256};
+use crate::model::lock::Pinned;
+use crate::model::names::PackageName;
+use crate::model::Repo;
+use crate::session::Session;
+use crate::wheel::WheelName;
+
+/// Wheels built from sdists live in `<wheelhouse>/from-sdist/<sdist sha256>/`.
+const FROM_SDIST: &str = "from-sdist";
+
+/// One third-party wheel in the wheelhouse, verified against the lock.
+#[derive(Debug, Clone)]
+pub struct ThirdParty {
+    pub name: PackageName,
+    pub version: String,
+    pub file: Utf8PathBuf,
+    pub sha256: Sha256,
+    /// False when this run downloaded it.
+    pub cached: bool,
+}
+
+/// What a project installs from the wheelhouse, and what this run did to provide it.
+pub struct Wheelhouse {
+    pub requirements: Utf8PathBuf,
+    pub requirements_text: String,
+    pub wheels: Vec<ThirdParty>,
+    /// Wheelhouse files whose hash was not the lock's: deleted and downloaded again.
+    pub discarded: Vec<String>,
+    /// How long the download took, when one was needed.
+    pub download: Option<Duration>,
+}
+
+/// For a dry run: each pinned package (`name==version`) with its wheelhouse file, if one is
+/// there. Nothing is discarded or downloaded.
+pub fn cached_status(
+    repo: &Repo,
+    resolved: &Resolved,
+) -> Result<Vec<(String, Option<Utf8PathBuf>)>> {
+    let house = Wheelhouse::folder(repo);
+    let mut out = Vec::new();
+    for p in &resolved.pinned {
+        let found = cached_file(repo, &house, p)?.map(|(f, _)| f);
+        out.push((format!("{}=={}", p.name, p.version), found));
+    }
+    Ok(out)
+}
+
+/// Checks the lock is fresh, then fills the wheelhouse and writes the requirements file.
+pub fn provide(session: &Session, resolved: &Resolved) -> Result<Wheelhouse> {
+    let repo = session.repo()?;
+    fresh::check(session, &resolved.dir, &resolved.lock_text)?;
+    let house = Wheelhouse::folder(repo);
+    fs::create_dir_all(&house)?;
+    let mut discarded = Vec::new();
+    let mut have: BTreeMap<PackageName, (Utf8PathBuf, Sha256)> = BTreeMap::new();
+    for p in &resolved.pinned {
+        discarded.extend(discard_corrupt(repo, &house, p)?);
+        if let Some(found) = cached_file(repo, &house, p)? {
+            have.insert(p.name.clone(), found);
+        }
+    }
+    let missing: Vec<&Pinned> =
+        resolved.pinned.iter().filter(|p| !have.contains_key(&p.name)).collect();
+    let mut took = None;
+    if !missing.is_empty() {
+        let t0 = Instant::now();
+        download::missing(session, &house, &missing)?;
+        for p in &missing {
+            let found = cached_file(repo, &house, p)?.with_context(|| {
+                let r = &repo.config.runtime;
+                format!(
+                    "no installable file of {}=={} for CPython {} on {} came down",
+                    p.name,
+                    p.version,
+                    r.python_version(),
+                    r.platform_machine
+                )
+            })?;
+            have.insert(p.name.clone(), found);
+        }
+        took = Some(t0.elapsed());
+    }
+    let mut wheels = Vec::new();
+    let mut requirements = String::new();
+    for p in &resolved.pinned {
+        let (file, sha256) = have[&p.name].clone();
+        requirements += &format!("{}=={} --hash=sha256:{sha256}\n", p.name, p.version);
+        let cached = !missing.iter().any(|m| m.name == p.name);
+        wheels.push(ThirdParty {
+            name: p.name.clone(),
+            version: p.version.clone(),
+            file,
+            sha256,
+            cached,
+        });
+    }
+    let req_dir = repo.work.join("requirements");
+    fs::create_dir_all(&req_dir)?;
+    let req_path = req_dir.join(format!("{}.txt", resolved.label));
+    fs::write(&req_path, &requirements)?;
+    Ok(Wheelhouse {
+        requirements: req_path,
+        requirements_text: requirements,
+        wheels,
+        discarded,
+        download: took,
+    })
+}
+
+impl Wheelhouse {
+    fn folder(repo: &Repo) -> Utf8PathBuf {
+        repo.cache.join("wheelhouse")
+    }
+}
+
+/// The runtime can install `file`.
+fn fits(repo: &Repo, file: &str) -> bool {
+    let r = &repo.config.runtime;
+    WheelName::parse(file).is_some_and(|w| w.fits(r.python_minor(), &r.platform_machine))
+}
+
+/// Deletes wheelhouse files of `p` whose hash is not the one the lock pins; returns their names.
+fn discard_corrupt(repo: &Repo, house: &Utf8Path, p: &Pinned) -> Result<Vec<String>> {
+    let mut discarded = Vec::new();
+    for f in p.files.iter().filter(|f| fits(repo, &f.name)) {
+        let path = house.join(&f.name);
+        if path.is_file() && hash::of_file(&path)? != f.sha256 {
+            fs::remove_file(&path)?;
+            discarded.push(f.name.clone());
+        }
+    }
+    Ok(discarded)
+}
+
+/// A wheelhouse file of `p` that the runtime can install and whose hash the lock pins, or a
+/// wheel built from a pinned sdist.
+fn cached_file(repo: &Repo, house: &Utf8Path, p: &Pinned) -> Result<Option<(Utf8PathBuf, Sha256)>> {
+    for f in p.files.iter().filter(|f| fits(repo, &f.name)) {
+        let path = house.join(&f.name);
+        if path.is_file() && hash::of_file(&path)? == f.sha256 {
+            return Ok(Some((path, f.sha256.clone())));
+        }
+    }
+    for f in p.files.iter().filter(|f| WheelName::parse(&f.name).is_none()) {
+        let built = house.join(FROM_SDIST).join(f.sha256.hex());
+        let Ok(entries) = built.read_dir_utf8() else { continue };
+        let wheels: Vec<Utf8PathBuf> = entries
+            .filter_map(Result::ok)
+            .map(camino::Utf8DirEntry::into_path)
+            .filter(|p| p.extension() == Some("whl"))
+            .collect();
+        if let [wheel] = wheels.as_slice() {
+            return Ok(Some((wheel.clone(), hash::of_file(wheel)?)));
+        }
+    }
+    Ok(None)
+}

@@ -1,0 +1,123 @@
+//! Plan: which projects to build, under which names, from which closure, which local wheels
+//! (with their cache keys) and which locked third-party set. Everything that can fail without
+//! the engine fails here, before anything slow.
+
+use anyhow::{bail, Context, Result};
+
+mod jobs;
+mod lock;
+
+pub use jobs::{jobs, Job};
+pub use lock::{resolve, Groups, Resolved};
+
+use crate::image::reference;
+use crate::model::graph::{Closure, Problem};
+use crate::model::{Kind, Repo};
+use crate::session::Session;
+
+/// What to build: named projects (paths or names) or all, under which tag and registry.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    pub projects: Vec<String>,
+    pub all: bool,
+    pub tag: String,
+    pub registry: Option<String>,
+    pub push: bool,
+}
+
+/// One project to build: where it is, what it will be called, and what goes into it.
+pub struct Target {
+    pub idx: usize,
+    pub reference: String,
+    pub runtime_image: String,
+    pub jobs: Vec<Job>,
+    pub third_party: Resolved,
+}
+
+/// Resolves every target of `request` and checks everything that can fail before any build.
+pub fn targets(session: &Session, request: &Request) -> Result<Vec<Target>> {
+    let repo = session.repo()?;
+    let g = &repo.graph;
+    let indices: Vec<usize> = if request.all {
+        projects(repo)
+    } else if request.projects.is_empty() {
+        bail!("name the projects to build (paths or names), or pass --all");
+    } else {
+        request
+            .projects
+            .iter()
+            .map(|q| g.find(q).map_err(anyhow::Error::msg))
+            .collect::<Result<_>>()?
+    };
+    let mut targets = Vec::new();
+    for idx in indices {
+        let pkg = &g.packages[idx];
+        if pkg.kind != Kind::Project {
+            let all: Vec<&str> =
+                projects(repo).into_iter().map(|i| g.packages[i].dir.as_str()).collect();
+            let kind = serde_json::to_value(pkg.kind)?;
+            bail!(
+                "{} is a {} package, not a project; build-image builds projects: {}",
+                pkg.dir,
+                kind.as_str().unwrap_or_default(),
+                all.join(", ")
+            );
+        }
+        let reference = image_reference(repo, idx, request)?;
+        let runtime_image = repo.config.runtime_image(&pkg.dir);
+        let closure = closure(repo, idx)?;
+        let jobs = jobs(repo, &closure, session.toolchain_id()?)?;
+        let third_party = resolve(repo, idx, Groups::Main)?;
+        targets.push(Target { idx, reference, runtime_image, jobs, third_party });
+    }
+    if request.push && request.registry.is_none() {
+        bail!("--push needs --registry (or XTASK_REGISTRY), e.g. --registry 127.0.0.1:5000");
+    }
+    Ok(targets)
+}
+
+/// Every project of the repo, in folder order.
+pub fn projects(repo: &Repo) -> Vec<usize> {
+    (0..repo.graph.packages.len())
+        .filter(|&i| repo.graph.packages[i].kind == Kind::Project)
+        .collect()
+}
+
+/// The main-group closure of a package, or an error listing every problem in it.
+pub fn closure(repo: &Repo, idx: usize) -> Result<Closure> {
+    let closure = repo.graph.closure(idx, &[]);
+    fail_on(&closure.problems)?;
+    Ok(closure)
+}
+
+/// Fails with every fatal problem listed, one per line.
+pub fn fail_on(problems: &[Problem]) -> Result<()> {
+    let fatal: Vec<String> = problems
+        .iter()
+        .filter(|p| p.fatal)
+        .map(|p| format!("  {}: {}", p.path, p.message))
+        .collect();
+    if !fatal.is_empty() {
+        bail!(
+            "{} problem(s) in the repo's manifests; fix them and run again:\n{}",
+            fatal.len(),
+            fatal.join("\n")
+        );
+    }
+    Ok(())
+}
+
+/// `[registry/]name:tag`, the name from `[projects."<dir>"] image` or the package name.
+fn image_reference(repo: &Repo, idx: usize, request: &Request) -> Result<String> {
+    let pkg = &repo.graph.packages[idx];
+    let configured = repo.config.projects.get(&pkg.dir).and_then(|p| p.image.clone());
+    let name = configured.unwrap_or_else(|| pkg.name.to_string());
+    let mut reference = format!("{name}:{}", request.tag);
+    if let Some(registry) = &request.registry {
+        reference = format!("{}/{reference}", registry.trim_end_matches('/'));
+    }
+    reference::validate(&reference)
+        .map_err(anyhow::Error::msg)
+        .with_context(|| format!("name the image of {}", pkg.dir))?;
+    Ok(reference)
+}

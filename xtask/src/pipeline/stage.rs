@@ -1,0 +1,285 @@
+//! Stage: a build context before it is written (Dockerfile, wheel folders, installed layers,
+//! project files), its size, and writing it. Images and dev images are staged alike.
+
+use anyhow::{bail, Context as _, Result};
+use camino::{Utf8Path, Utf8PathBuf};
+use fs_err as fs;
+
+use super::fetch::Wheelhouse;
+use super::wheels::LocalWheel;
+use crate::files::{fresh_dir, link_or_copy};
+use crate::hash::Sha256;
+use crate::image::dockerfile::{copy_sources, Ignore};
+use crate::model::Repo;
+use crate::wheel::install::{install, Layout, Placed};
+
+/// The default per-project Dockerfile.
+pub const TEMPLATE: &str = "docker/project.Dockerfile";
+/// Bumped when the staging layout changes, so old images are not taken for up to date.
+const LAYOUT: &str = "xtask-context-2";
+/// Where the templates put the venv.
+pub const VENV: &str = "/opt/venv";
+
+/// The venv layout of the runtime's Python.
+pub fn layout(repo: &Repo) -> Layout {
+    Layout { venv: VENV.to_string(), python: repo.config.runtime.python_version() }
+}
+
+/// One folder of `wheels/`: its wheels (file name, source path) and hash-pinned requirements.
+pub struct WheelGroup {
+    pub name: &'static str,
+    pub files: Vec<(String, Utf8PathBuf)>,
+    pub requirements: String,
+}
+
+impl WheelGroup {
+    /// The third-party wheels of a wheelhouse.
+    pub fn third_party(house: &Wheelhouse) -> WheelGroup {
+        let files = house.wheels.iter().map(|w| (file_name(&w.file), w.file.clone())).collect();
+        WheelGroup { name: "third-party", files, requirements: house.requirements_text.clone() }
+    }
+
+    /// Local wheels, each pinned by version and hash.
+    fn local(name: &'static str, wheels: &[&LocalWheel]) -> WheelGroup {
+        let mut group = WheelGroup { name, files: Vec::new(), requirements: String::new() };
+        for w in wheels {
+            group.files.push((file_name(&w.file), w.file.clone()));
+            let version = crate::wheel::WheelName::parse(&file_name(&w.file)).map(|n| n.version);
+            let version = version.unwrap_or_default();
+            group.requirements += &format!("{}=={version} --hash=sha256:{}\n", w.name, w.sha256);
+        }
+        group
+    }
+}
+
+/// A build context before it is written.
+pub struct Context {
+    pub dockerfile: String,
+    pub groups: Vec<WheelGroup>,
+    /// Local packages installed by xtask (`libs`, `project`, `dev`): files COPYed as layers.
+    pub layers: Vec<(&'static str, Vec<Placed>)>,
+    /// Project files the Dockerfile copies: (context-relative path, source path).
+    pub files: Vec<(String, Utf8PathBuf)>,
+}
+
+impl Context {
+    /// Bytes the context holds, without writing it.
+    pub fn bytes(&self) -> Result<u64> {
+        let mut total = self.dockerfile.len() as u64;
+        let wheels = self.groups.iter().flat_map(|g| g.files.iter().map(|(_, p)| p));
+        for path in wheels.chain(self.files.iter().map(|(_, p)| p)) {
+            total += fs::metadata(path)?.len();
+        }
+        let layers =
+            self.layers.iter().flat_map(|(_, files)| files.iter().map(|f| f.data.len() as u64));
+        Ok(total
+            + layers.sum::<u64>()
+            + self.groups.iter().map(|g| g.requirements.len() as u64).sum::<u64>())
+    }
+
+    /// Writes the context into `dir` (emptied first); wheels are hard links into the caches.
+    pub fn write(&self, dir: &Utf8Path) -> Result<()> {
+        fresh_dir(dir)?;
+        fs::write(dir.join("Dockerfile"), &self.dockerfile)?;
+        for g in &self.groups {
+            let gdir = dir.join("wheels").join(g.name);
+            fs::create_dir_all(&gdir)?;
+            fs::write(gdir.join("requirements.txt"), &g.requirements)?;
+            for (name, src) in &g.files {
+                link_or_copy(src, &gdir.join(name))?;
+            }
+        }
+        for (rel, src) in &self.files {
+            let dest = dir.join(rel);
+            fs::create_dir_all(dest.parent().unwrap_or(dir))?;
+            link_or_copy(src, &dest)?;
+        }
+        for (group, files) in &self.layers {
+            write_tree(&dir.join("layers").join(group), files)?;
+        }
+        Ok(())
+    }
+}
+
+/// Everything that goes into one project's image, before anything is written.
+pub struct ImageInputs {
+    pub context: Context,
+    /// The project has a Dockerfile of its own, appended to the template.
+    pub custom_dockerfile: bool,
+    pub build_args: Vec<(String, String)>,
+}
+
+impl ImageInputs {
+    pub fn collect(
+        repo: &Repo,
+        idx: usize,
+        house: &Wheelhouse,
+        wheels: &[LocalWheel],
+        runtime_image: &str,
+    ) -> Result<ImageInputs> {
+        let pkg = &repo.graph.packages[idx];
+        let ProjectDockerfile { text: dockerfile, custom, files } = dockerfile(repo, &pkg.dir)?;
+        let (project, libs): (Vec<&LocalWheel>, Vec<&LocalWheel>) =
+            wheels.iter().partition(|w| w.dir == pkg.dir);
+        let layout = layout(repo);
+        let layers = vec![
+            ("libs", installed(&libs, &layout, "libs")?),
+            ("project", installed(&project, &layout, "project")?),
+        ];
+        let build_args = vec![
+            ("RUNTIME_IMAGE".to_string(), runtime_image.to_string()),
+            ("PROJECT".to_string(), pkg.name.to_string()),
+            ("VERSION".to_string(), pkg.version.clone().unwrap_or_default()),
+        ];
+        let groups = vec![
+            WheelGroup::third_party(house),
+            WheelGroup::local("libs", &libs),
+            WheelGroup::local("project", &project),
+        ];
+        let context = Context { dockerfile, groups, layers, files };
+        Ok(ImageInputs { context, custom_dockerfile: custom, build_args })
+    }
+
+    /// A hash of everything that decides the image's content. Wheels enter through their
+    /// sha256 in the requirements texts; project files are hashed.
+    pub fn fingerprint(&self, base_image_id: &str) -> Result<String> {
+        let mut input = format!("{LAYOUT}\n{base_image_id}\n{}\n", self.context.dockerfile);
+        for (k, v) in &self.build_args {
+            input += &format!("arg {k}={v}\n");
+        }
+        for g in &self.context.groups {
+            let names: Vec<&str> = g.files.iter().map(|(n, _)| n.as_str()).collect();
+            input += &format!("group {}\n{}\n{}\n", g.name, names.join(" "), g.requirements);
+        }
+        for (rel, src) in &self.context.files {
+            input += &format!("file {rel} {}\n", Sha256::of(&fs::read(src)?));
+        }
+        Ok(Sha256::of(input.as_bytes()).hex().to_string())
+    }
+}
+
+/// The files a group of local wheels installs into the venv.
+fn installed(wheels: &[&LocalWheel], layout: &Layout, group: &str) -> Result<Vec<Placed>> {
+    let mut placed = Vec::new();
+    for w in wheels {
+        let files = install(&fs::read(&w.file)?, layout).map_err(anyhow::Error::msg);
+        placed.extend(
+            files.with_context(|| {
+                format!("install {} into the {group} layer", file_name(&w.file))
+            })?,
+        );
+    }
+    Ok(placed)
+}
+
+/// The Dockerfile to build and the project files it copies.
+struct ProjectDockerfile {
+    /// The template, plus the project's own Dockerfile appended after it.
+    text: String,
+    /// Whether the project has a Dockerfile of its own.
+    custom: bool,
+    files: Vec<(String, Utf8PathBuf)>,
+}
+
+fn dockerfile(repo: &Repo, dir: &str) -> Result<ProjectDockerfile> {
+    let template = repo.read_or_default(TEMPLATE)?;
+    let own = repo.root.join(dir).join("Dockerfile");
+    if !own.is_file() {
+        return Ok(ProjectDockerfile { text: template, custom: false, files: Vec::new() });
+    }
+    let own = fs::read_to_string(&own)?;
+    let files = project_files(repo, dir, &own)?;
+    let text =
+        format!("{template}\n# ---- {dir}/Dockerfile, built on stage `app` above ----\n{own}");
+    Ok(ProjectDockerfile { text, custom: true, files })
+}
+
+fn file_name(path: &Utf8Path) -> String {
+    path.file_name().unwrap_or_default().to_string()
+}
+
+/// The files of the project folder that its Dockerfile copies, minus what .dockerignore
+/// leaves out: (context-relative path, source path).
+fn project_files(repo: &Repo, dir: &str, dockerfile: &str) -> Result<Vec<(String, Utf8PathBuf)>> {
+    let folder = repo.root.join(dir);
+    let ignore =
+        Ignore::parse(&fs::read_to_string(folder.join(".dockerignore")).unwrap_or_default());
+    let mut all = Vec::new();
+    walk(&folder, &folder, &mut all)?;
+    let mut out: Vec<(String, Utf8PathBuf)> = Vec::new();
+    for source in copy_sources(dockerfile) {
+        let source = source.trim_start_matches("./").trim_end_matches('/').to_string();
+        if source == "wheels" || source.starts_with("wheels/") {
+            continue;
+        }
+        let pattern = glob::Pattern::new(&source)
+            .with_context(|| format!("{dir}/Dockerfile: COPY {source}: bad pattern"))?;
+        let options = glob::MatchOptions { require_literal_separator: true, ..Default::default() };
+        let hits: Vec<&String> = all
+            .iter()
+            .filter(|rel| {
+                pattern.matches_with(rel, options)
+                    || source == "."
+                    || rel.starts_with(&format!("{source}/"))
+            })
+            .collect();
+        if hits.is_empty() {
+            bail!(
+                "{dir}/Dockerfile: COPY {source}: no such file in {dir}; COPY paths are relative to \
+                 the project folder"
+            );
+        }
+        for rel in hits {
+            if !ignore.ignores(rel) && !out.iter().any(|(r, _)| r == rel) {
+                out.push((rel.clone(), folder.join(rel)));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn walk(root: &Utf8Path, dir: &Utf8Path, out: &mut Vec<String>) -> Result<()> {
+    for entry in dir.read_dir_utf8().with_context(|| format!("read folder {dir}"))? {
+        let entry = entry?;
+        if entry.file_name() == "__pycache__" {
+            continue;
+        }
+        if entry.file_type()?.is_dir() {
+            walk(root, entry.path(), out)?;
+        } else {
+            out.push(entry.path().strip_prefix(root).unwrap_or(entry.path()).as_str().to_string());
+        }
+    }
+    Ok(())
+}
+
+/// Timestamp of every file xtask installs into a layer (1980-01-01, as in wheels), so an
+/// unchanged package gives a byte-identical layer.
+const FIXED_MTIME: u64 = 315_532_800;
+
+/// Writes installed files under `root` with their modes, then gives everything below `root`
+/// the fixed timestamp.
+fn write_tree(root: &Utf8Path, files: &[Placed]) -> Result<()> {
+    fs::create_dir_all(root)?;
+    for f in files {
+        let dest = root.join(&f.path);
+        fs::create_dir_all(dest.parent().unwrap_or(root))?;
+        fs::write(&dest, &f.data)?;
+        fs::set_permissions(&dest, std::os::unix::fs::PermissionsExt::from_mode(f.mode))?;
+    }
+    fix_times(root)
+}
+
+/// Sets the fixed timestamp on everything below `dir` (files and folders, deepest first).
+fn fix_times(dir: &Utf8Path) -> Result<()> {
+    let time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(FIXED_MTIME);
+    for entry in dir.read_dir_utf8().with_context(|| format!("read folder {dir}"))? {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            fix_times(entry.path())?;
+        } else {
+            fs::File::options().write(true).open(entry.path())?.file().set_modified(time)?;
+        }
+    }
+    fs::File::open(dir)?.file().set_modified(time).with_context(|| format!("set the time of {dir}"))
+}

@@ -1,0 +1,92 @@
+//! One run of xtask: the shell, the repo and its config (loaded once), the engine (connected
+//! once, on first use), the toolchain's identity and build image (made once), and the output.
+
+use std::cell::OnceCell;
+
+use anyhow::Result;
+use camino::{Utf8Path, Utf8PathBuf};
+use xshell::Shell;
+
+use crate::config::Config;
+use crate::engine::Engine;
+use crate::model::{self, Repo};
+use crate::pipeline::toolchain;
+use crate::ui::Ui;
+
+/// Made once in `main` and handed to every command.
+pub struct Session {
+    pub sh: Shell,
+    pub ui: Ui,
+    root: Utf8PathBuf,
+    config: OnceCell<Config>,
+    repo: OnceCell<Repo>,
+    engine: OnceCell<Engine>,
+    toolchain_id: OnceCell<String>,
+    build_image: OnceCell<String>,
+}
+
+/// `cell`'s value, computed by `make` the first time.
+fn once<T>(cell: &OnceCell<T>, make: impl FnOnce() -> Result<T>) -> Result<&T> {
+    if let Some(value) = cell.get() {
+        return Ok(value);
+    }
+    let value = make()?;
+    Ok(cell.get_or_init(|| value))
+}
+
+impl Session {
+    /// A session on the monorepo at `root`; nothing is read until a command asks.
+    pub fn new(root: Utf8PathBuf, ui: Ui) -> Result<Session> {
+        Ok(Session {
+            sh: Shell::new()?,
+            ui,
+            root,
+            config: OnceCell::new(),
+            repo: OnceCell::new(),
+            engine: OnceCell::new(),
+            toolchain_id: OnceCell::new(),
+            build_image: OnceCell::new(),
+        })
+    }
+
+    /// The monorepo's root as given (`--repo`) or this xtask's own repo.
+    pub fn root(&self) -> &Utf8Path {
+        &self.root
+    }
+
+    /// The repo: config, every manifest and the package graph, loaded on first use.
+    pub fn repo(&self) -> Result<&Repo> {
+        once(&self.repo, || model::load(&self.root))
+    }
+
+    /// The config alone, for commands that need no package graph (`up`).
+    pub fn config(&self) -> Result<&Config> {
+        if let Some(repo) = self.repo.get() {
+            return Ok(&repo.config);
+        }
+        once(&self.config, || crate::config::load(&self.root))
+    }
+
+    /// The engine, connected on first use: runs that need none never touch it.
+    pub fn engine(&self) -> Result<&Engine> {
+        once(&self.engine, || Engine::connect(&self.sh))
+    }
+
+    /// The toolchain's identity (part of every wheel's cache key), computed once.
+    pub fn toolchain_id(&self) -> Result<&str> {
+        once(&self.toolchain_id, || toolchain::identity(self.repo()?)).map(String::as_str)
+    }
+
+    /// The build image's tag, built on first use when the engine lacks it.
+    pub fn build_image(&self) -> Result<&str> {
+        once(&self.build_image, || {
+            toolchain::ensure_build_image(
+                &self.sh,
+                self.engine()?,
+                self.repo()?,
+                self.toolchain_id()?,
+            )
+        })
+        .map(String::as_str)
+    }
+}
