@@ -80,13 +80,20 @@ fn package(p: &Value, legacy_files: Option<&Table>) -> LockedPackage {
     }
 }
 
-/// `files = [{file, hash}]`; entries without a sha256 are not files xtask can verify.
+/// `files = [{file, hash}]`; entries without a sha256, or whose name is not a plain file
+/// name, are not files xtask can verify or store.
 fn files(entries: &[Value]) -> Vec<LockedFile> {
     let file = |f: &Value| {
         let sha256 = Sha256::from_prefixed(f.get("hash")?.as_str()?)?;
-        Some(LockedFile { name: f.get("file")?.as_str()?.to_string(), sha256 })
+        let name = f.get("file")?.as_str()?;
+        plain_file_name(name).then(|| LockedFile { name: name.to_string(), sha256 })
     };
     entries.iter().filter_map(file).collect()
+}
+
+/// A lock names files that xtask stores in its wheelhouse: never a path.
+pub fn plain_file_name(name: &str) -> bool {
+    !name.is_empty() && !name.starts_with('.') && !name.contains(['/', '\\', '\0'])
 }
 
 /// `[package.dependencies]`: a constraint, a table, or a list of them split by markers.

@@ -95,7 +95,7 @@ fn read_identity(
     m: &mut Manifest,
 ) -> Result<(), String> {
     if let Some(project) = project {
-        m.name = str_at(project, "name", "[project]")?;
+        m.name = valid_name(str_at(project, "name", "[project]")?, "[project]")?;
         m.version = str_at(project, "version", "[project]")?;
     }
     if let Some(poetry) = poetry {
@@ -103,13 +103,21 @@ fn read_identity(
         if !package_mode {
             m.name = None;
         } else if m.name.is_none() {
-            m.name = str_at(poetry, "name", "[tool.poetry]")?;
+            m.name = valid_name(str_at(poetry, "name", "[tool.poetry]")?, "[tool.poetry]")?;
         }
         if m.version.is_none() {
             m.version = str_at(poetry, "version", "[tool.poetry]")?;
         }
     }
     Ok(())
+}
+
+/// A declared name, refused with its key when it is not a PEP 508 name.
+fn valid_name(name: Option<String>, table: &str) -> Result<Option<String>, String> {
+    if let Some(n) = &name {
+        PackageName::parse(n).map_err(|e| format!("{table} name: {e}"))?;
+    }
+    Ok(name)
 }
 
 /// The main dependencies: PEP 621's list, or Poetry's table when `[project]` has none.
@@ -278,7 +286,7 @@ fn poetry_dep(
 ) -> Result<Vec<Dependency>, String> {
     let key = format!("{table_key} {raw:?}");
     let base = Dependency {
-        name: PackageName::new(raw),
+        name: PackageName::parse(raw).map_err(|e| format!("{key}: {e}"))?,
         group: group.to_string(),
         source: Source::Registry(String::new()),
         extras: Vec::new(),

@@ -90,19 +90,14 @@ pub fn load(root: &Utf8Path) -> Result<Repo> {
 
 /// The package graph as it was at a git revision (for packages deleted or renamed since).
 /// Manifests are read from git objects; the working tree is not touched.
-pub fn graph_at(sh: &xshell::Shell, repo: &Repo, rev: &str) -> Result<Graph> {
-    use xshell::cmd;
-    let root = &repo.root;
+pub fn graph_at(git: &crate::git::Git, repo: &Repo, rev: &str) -> Result<Graph> {
     let exclude = Globs::new(&repo.config.repo.exclude, "[repo] exclude")?;
     let projects = Globs::new(&repo.config.repo.projects, "[repo] projects")?;
-    let listing = cmd!(sh, "git -C {root} ls-tree -r --name-only {rev}")
-        .quiet()
-        .read()
-        .with_context(|| format!("list the files of {rev}"))?;
-    let manifests: Vec<&str> = listing
-        .lines()
-        .filter(|p| *p == "pyproject.toml" || p.ends_with("/pyproject.toml"))
-        .filter(|p| {
+    let manifests: Vec<(String, String)> = git
+        .tree(rev)?
+        .into_iter()
+        .filter(|(p, _)| p == "pyproject.toml" || p.ends_with("/pyproject.toml"))
+        .filter(|(p, _)| {
             let dir = p.rsplit_once('/').map_or("", |(d, _)| d);
             let mut prefix = String::new();
             dir.split('/').filter(|c| !c.is_empty()).all(|c| {
@@ -111,34 +106,18 @@ pub fn graph_at(sh: &xshell::Shell, repo: &Repo, rev: &str) -> Result<Graph> {
             })
         })
         .collect();
-    let request: String = manifests.iter().map(|p| format!("{rev}:{p}\n")).collect();
-    let out = cmd!(sh, "git -C {root} cat-file --batch")
-        .stdin(request)
-        .quiet()
-        .output()
-        .with_context(|| format!("read the manifests of {rev}"))?;
-    let mut bytes = out.stdout.as_slice();
-    let mut discovered = Vec::new();
-    for path in manifests {
-        let header_end =
-            bytes.iter().position(|&b| b == b'\n').context("truncated git cat-file output")?;
-        let header = String::from_utf8_lossy(&bytes[..header_end]).to_string();
-        let size: usize = header
-            .rsplit(' ')
-            .next()
-            .and_then(|s| s.parse().ok())
-            .with_context(|| format!("git cat-file: {header}"))?;
-        let content = bytes[header_end + 1..header_end + 1 + size].to_vec();
-        bytes = &bytes[header_end + 2 + size..];
-        let dir = path.rsplit_once('/').map_or(paths::ROOT.to_string(), |(d, _)| d.to_string());
-        discovered.push(Discovered {
-            dir,
+    let ids: Vec<&str> = manifests.iter().map(|(_, id)| id.as_str()).collect();
+    let blobs = git.blobs(&ids).with_context(|| format!("read the manifests of {rev}"))?;
+    let discovered = manifests
+        .iter()
+        .zip(blobs)
+        .map(|((path, _), content)| Discovered {
+            dir: path.rsplit_once('/').map_or(paths::ROOT.to_string(), |(d, _)| d.to_string()),
             manifest: decode(content).and_then(|t| manifest::parse_manifest(&t)),
-        });
-    }
-    Ok(Graph::build(root.as_str(), discovered, &|d: &str| projects.matches(d), &|_: &str| {
-        DirState::Missing
-    }))
+        })
+        .collect();
+    let is_project = |d: &str| projects.matches(d);
+    Ok(Graph::build(repo.root.as_str(), discovered, &is_project, &|_: &str| DirState::Missing))
 }
 
 fn skipped(name: &str) -> bool {

@@ -21,6 +21,24 @@ impl PackageName {
         PackageName(normalize(raw))
     }
 
+    /// A name as a manifest declares it, refused unless it is a valid PEP 508 name: ASCII
+    /// letters and digits, with `.`, `_` or `-` only between them. Normalised names are then
+    /// safe in file names, image names and tags.
+    pub fn parse(raw: &str) -> Result<PackageName, String> {
+        let bytes = raw.as_bytes();
+        let inner_ok =
+            bytes.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+        let ends_ok = bytes.first().is_some_and(u8::is_ascii_alphanumeric)
+            && bytes.last().is_some_and(u8::is_ascii_alphanumeric);
+        if !(inner_ok && ends_ok) {
+            return Err(format!(
+                "{raw:?} is not a valid package name: use ASCII letters and digits, with `.`, `_` \
+                 or `-` only between them (PEP 508)"
+            ));
+        }
+        Ok(PackageName::new(raw))
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -151,6 +169,15 @@ mod tests {
         assert_eq!(normalize("hermes.quiver"), "hermes-quiver");
         assert_eq!(normalize("Hermes__Quiver"), "hermes-quiver");
         assert_eq!(normalize("a-_.b"), "a-b");
+    }
+
+    #[test]
+    fn package_names_must_be_pep_508_names() {
+        assert_eq!(PackageName::parse("Hermes.Quiver").unwrap(), "hermes-quiver");
+        assert_eq!(PackageName::parse("a").unwrap(), "a");
+        for bad in ["/tmp/x/victim", "../x", "a b", "-a", "a-", "", "é", "a/b", "."] {
+            assert!(PackageName::parse(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -209,3 +209,14 @@ content-hash = "x"
     let set = third_party(&lock, &[root("click", &[])], &Runtime::default()).unwrap();
     assert_eq!(names(&set), vec!["click==8.1.7"], "colorama is Windows-only");
 }
+
+#[test]
+fn lock_file_names_that_are_paths_are_dropped() {
+    let hash = format!("sha256:{}", "a".repeat(64));
+    let lock = parse_lock(&format!(
+        "[[package]]\nname = \"x\"\nversion = \"1\"\nfiles = [{{file = \"../../victim.whl\", hash = \"{hash}\"}}, {{file = \"x-1-py3-none-any.whl\", hash = \"{hash}\"}}]\n"
+    ))
+    .unwrap();
+    let names: Vec<&str> = lock.packages[0].files.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names, vec!["x-1-py3-none-any.whl"]);
+}

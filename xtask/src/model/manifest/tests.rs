@@ -188,3 +188,13 @@ fn source_roots_come_from_poetry_packages() {
         .source_roots
         .is_empty());
 }
+
+#[test]
+fn names_that_are_not_pep_508_names_are_refused_with_their_key() {
+    let e = parse_manifest("[project]\nname = \"/tmp/x/victim\"\nversion = \"1\"\n").unwrap_err();
+    assert!(e.contains("[project] name") && e.contains("not a valid package name"), "{e}");
+    let e = parse_manifest("[tool.poetry]\nname = \"../up\"\n").unwrap_err();
+    assert!(e.contains("[tool.poetry] name"), "{e}");
+    let e = parse_manifest("[tool.poetry.dependencies]\n\"../../x\" = \"1\"\n").unwrap_err();
+    assert!(e.contains("[tool.poetry.dependencies] \"../../x\""), "{e}");
+}
