@@ -6,6 +6,7 @@ pub mod commands;
 pub mod config;
 pub mod engine;
 pub mod files;
+pub mod git;
 pub mod hash;
 pub mod hostenv;
 pub mod image;

@@ -197,6 +197,42 @@ fn a_shallow_clone_without_the_revision_says_to_fetch_deeper() {
 }
 
 #[test]
+fn files_with_accents_spaces_or_newlines_in_their_names_are_seen() {
+    let repo = history("z-names");
+    let base = git(&repo, &["rev-parse", "HEAD"]);
+    fs::write(repo.join("libs/hermes/hermes.typeo/hermes/typeo/données.py"), "X = 1\n").unwrap();
+    commit_all(&repo, "accented file in typeo");
+    let list = affected(&repo, &base);
+    assert!(paths(&list).contains(&"projects/hello-world"), "{list:?}");
+    let reason = &list.iter().find(|(p, _)| p == "projects/hello-world").unwrap().1[0];
+    assert_eq!(reason.0, "libs/hermes/hermes.typeo/hermes/typeo/données.py");
+
+    let base = git(&repo, &["rev-parse", "HEAD"]);
+    fs::write(repo.join("libs/hermes/hermes.stillwater/two\nlines.txt"), "x\n").unwrap();
+    commit_all(&repo, "a name with a newline in stillwater");
+    let out = xtask(&repo, &shared_cache(), &["ci", "--since", &base, "--matrix"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let matrix: serde_json::Value = serde_json::from_str(text(&out.stdout).trim()).unwrap();
+    assert_eq!(
+        matrix,
+        serde_json::json!({"include": [{"project": "projects/gw-iaas/clients", "name": "clients"}]})
+    );
+}
+
+#[test]
+fn a_folder_that_is_not_a_git_repository_is_named() {
+    // Outside this repository's own work tree, which would otherwise contain it.
+    let repo = std::env::temp_dir().join(format!("xtask-not-git-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&repo);
+    copy_tree(&sample_copy("not-git"), &repo);
+    let out = xtask(&repo, &shared_cache(), &["affected", "--since", "main"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("is not a git repository") && !stderr.contains("fatal:"), "{stderr}");
+    fs::remove_dir_all(&repo).unwrap();
+}
+
+#[test]
 fn ci_matrix_lists_the_affected_projects() {
     let repo = history("matrix");
     let base = git(&repo, &["rev-parse", "HEAD"]);

@@ -6,10 +6,10 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use fs_err as fs;
 use serde::Serialize;
-use xshell::cmd;
 
 use super::build_image::{print_summary, ImagesJson};
 use crate::cli::CiArgs;
+use crate::git::Git;
 use crate::pipeline::affected;
 use crate::pipeline::build::{self, human_bytes, Image, Options};
 use crate::pipeline::plan::{self, Request};
@@ -50,11 +50,8 @@ pub fn run(session: &Session, args: &CiArgs) -> Result<()> {
         println!("no project is affected; nothing to build");
         return step_summary(&[], "nothing to build");
     }
-    let root = &repo.root;
-    let sha = cmd!(session.sh, "git -C {root} rev-parse --short=12 HEAD")
-        .quiet()
-        .read()
-        .context("read the commit to tag images with")?;
+    let git = Git::open(&session.sh, &repo.root)?;
+    let sha = git.head(Some(12)).context("read the commit to tag images with")?;
     let request = Request {
         projects,
         tag: sha.clone(),
@@ -69,7 +66,7 @@ pub fn run(session: &Session, args: &CiArgs) -> Result<()> {
     if args.push {
         build::push(session, &mut images)?;
     }
-    if on_default_branch(session, args.default_branch.as_deref()) {
+    if on_default_branch(&git, args.default_branch.as_deref()) {
         let engine = session.engine()?;
         for image in &images {
             let name =
@@ -109,14 +106,8 @@ fn select(session: &Session, args: &CiArgs) -> Result<Vec<String>> {
 
 /// Whether HEAD is the default branch: `--default-branch` (or main/master) against the branch
 /// checked out, or GitHub's `GITHUB_REF_NAME` where the checkout is detached.
-fn on_default_branch(session: &Session, default: Option<&str>) -> bool {
-    let root = session.root();
-    let branch = std::env::var("GITHUB_REF_NAME")
-        .ok()
-        .or_else(|| {
-            cmd!(session.sh, "git -C {root} rev-parse --abbrev-ref HEAD").quiet().read().ok()
-        })
-        .unwrap_or_default();
+fn on_default_branch(git: &Git, default: Option<&str>) -> bool {
+    let branch = std::env::var("GITHUB_REF_NAME").ok().or_else(|| git.branch()).unwrap_or_default();
     match default {
         Some(d) => branch == d,
         None => branch == "main" || branch == "master",

@@ -3,9 +3,11 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
 use serde::Serialize;
-use xshell::{cmd, Shell};
+use xshell::Shell;
+
+use crate::git::Git;
 
 use crate::model::{self, graph::Graph, Kind, Repo};
 
@@ -29,56 +31,19 @@ pub struct Affected {
 /// Changed files since the merge base of `since` and HEAD (plus the working tree with `dirty`),
 /// mapped to projects through the graph now and, for deleted or moved packages, the graph then.
 pub fn compute(sh: &Shell, repo: &Repo, since: &str, dirty: bool) -> Result<Vec<Affected>> {
-    let root = &repo.root;
-    let commit = format!("{since}^{{commit}}");
-    if cmd!(sh, "git -C {root} rev-parse --verify --quiet {commit}")
-        .quiet()
-        .ignore_stdout()
-        .run()
-        .is_err()
-    {
-        let shallow = cmd!(sh, "git -C {root} rev-parse --is-shallow-repository")
-            .quiet()
-            .read()
-            .unwrap_or_default();
-        if shallow.trim() == "true" {
-            bail!("revision {since:?} is not in this shallow clone; fetch more history (`git fetch --deepen=50`, or `fetch-depth: 0` in actions/checkout) and run again");
-        }
-        bail!("revision {since:?} does not exist in this repository; pass a commit, branch or tag");
-    }
-    let base = cmd!(sh, "git -C {root} merge-base {since} HEAD")
-        .quiet()
-        .read()
-        .with_context(|| format!("find the merge base of {since} and HEAD"))?;
-    let mut changed: Vec<String> =
-        cmd!(sh, "git -C {root} diff --name-only --no-renames {base} HEAD")
-            .quiet()
-            .read()?
-            .lines()
-            .map(str::to_string)
-            .collect();
+    let git = Git::open(sh, &repo.root)?;
+    git.verify_commit(since)?;
+    let base = git.merge_base(since, "HEAD")?;
+    let mut changed = git.changed(&base, "HEAD")?;
     if dirty {
-        changed.extend(
-            cmd!(sh, "git -C {root} diff --name-only --no-renames HEAD")
-                .quiet()
-                .read()?
-                .lines()
-                .map(str::to_string),
-        );
-        changed.extend(
-            cmd!(sh, "git -C {root} ls-files --others --exclude-standard")
-                .quiet()
-                .read()?
-                .lines()
-                .map(str::to_string),
-        );
+        changed.extend(git.dirty()?);
     }
     changed.sort();
     changed.dedup();
     // The old graph matters only when manifests changed: packages added, deleted or moved.
     let before = if changed.iter().any(|p| p == "pyproject.toml" || p.ends_with("/pyproject.toml"))
     {
-        Some(model::graph_at(sh, repo, &base)?)
+        Some(model::graph_at(&git, repo, &base)?)
     } else {
         None
     };

@@ -6,12 +6,12 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{Context as _, Result};
 use camino::Utf8Path;
 use fs_err as fs;
-use xshell::cmd;
 
 use super::plan::Target;
 use super::stage::{ImageInputs, TEMPLATE};
 use super::{fetch, wheels};
 use crate::engine::{self, Build, ImageInfo};
+use crate::git::Git;
 use crate::image::rfc3339;
 use crate::model::graph::Package;
 use crate::session::Session;
@@ -148,18 +148,20 @@ fn one(
 }
 
 /// OCI labels; revision and created describe the build, so they are not in the fingerprint.
+/// The source is the remote's URL without credentials (see [`public_url`]).
 fn labels(
     session: &Session,
     root: &Utf8Path,
     pkg: &Package,
     fingerprint: &str,
 ) -> Vec<(String, String)> {
-    let git = |args: &[&str]| -> Option<String> {
-        let out = cmd!(session.sh, "git -C {root} {args...}").quiet().ignore_stderr().read();
-        out.ok().filter(|s| !s.is_empty())
-    };
-    let source = git(&["config", "--get", "remote.origin.url"])
+    let git = Git::open(&session.sh, root).ok();
+    let source = git
+        .as_ref()
+        .and_then(|g| g.config("remote.origin.url"))
+        .map(|url| public_url(&url))
         .unwrap_or_else(|| format!("{}/{}", root.file_name().unwrap_or("repo"), pkg.dir));
+    let revision = git.as_ref().and_then(|g| g.head(None).ok()).unwrap_or_else(|| "unknown".into());
     let created =
         std::env::var("SOURCE_DATE_EPOCH").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
             SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
@@ -168,15 +170,36 @@ fn labels(
         ("org.opencontainers.image.title", pkg.name.to_string()),
         ("org.opencontainers.image.version", pkg.version.clone().unwrap_or_default()),
         ("org.opencontainers.image.source", source),
-        (
-            "org.opencontainers.image.revision",
-            git(&["rev-parse", "HEAD"]).unwrap_or_else(|| "unknown".into()),
-        ),
+        ("org.opencontainers.image.revision", revision),
         ("org.opencontainers.image.created", rfc3339(created)),
         ("xtask.fingerprint", fingerprint.to_string()),
     ]
     .map(|(k, v)| (k.to_string(), v))
     .to_vec()
+}
+
+/// A remote URL fit for a label: no user, password or token, no query or fragment.
+/// `https://gitlab-ci-token:s3cr3t@host/acme/repo.git?x=1` becomes `https://host/acme/repo.git`;
+/// scp-like `git@host:acme/repo.git` becomes `host:acme/repo.git`.
+pub fn public_url(url: &str) -> String {
+    let url = url.trim();
+    let (scheme, rest) = match url.split_once("://") {
+        Some((scheme, rest)) => (Some(scheme), rest),
+        None => (None, url),
+    };
+    let rest = rest.split(['?', '#']).next().unwrap_or_default();
+    // The authority ends at the first `/`; user info is what precedes its last `@`.
+    let (authority, path) = match scheme {
+        Some(_) => rest.split_once('/').map_or((rest, ""), |(a, p)| (a, p)),
+        None => rest.split_once(':').map_or((rest, ""), |(a, p)| (a, p)),
+    };
+    let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    match scheme {
+        Some(scheme) if path.is_empty() => format!("{scheme}://{host}"),
+        Some(scheme) => format!("{scheme}://{host}/{path}"),
+        None if path.is_empty() => host.to_string(),
+        None => format!("{host}:{path}"),
+    }
 }
 
 /// `1.2 MB`, `3.4 kB` or `56 B`.
@@ -187,5 +210,29 @@ pub fn human_bytes(n: u64) -> String {
         n if n >= 1 << 20 => format!("{:.1} MB", f / 1e6),
         n if n >= 1 << 10 => format!("{:.1} kB", f / 1e3),
         n => format!("{n} B"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::public_url;
+
+    #[test]
+    fn label_urls_carry_no_credentials() {
+        let cases = [
+            (
+                "https://gitlab-ci-token:s3cr3t@example.invalid/acme/repo.git",
+                "https://example.invalid/acme/repo.git",
+            ),
+            ("https://user@host.org/a/b?private_token=x#frag", "https://host.org/a/b"),
+            ("https://x:y@host.org", "https://host.org"),
+            ("ssh://git:pw@host.org:2222/a.git", "ssh://host.org:2222/a.git"),
+            ("git@github.com:acme/repo.git", "github.com:acme/repo.git"),
+            ("https://github.com/acme/repo", "https://github.com/acme/repo"),
+            ("/srv/git/repo.git", "/srv/git/repo.git"),
+        ];
+        for (url, want) in cases {
+            assert_eq!(public_url(url), want, "{url}");
+        }
     }
 }
