@@ -17,7 +17,7 @@ pub struct Config {
     #[serde(default)]
     pub toolchain: Toolchain,
     #[serde(default)]
-    pub runtime: Runtime,
+    pub runtime: RuntimeConfig,
     /// Per-project image settings, keyed by the project's repo-relative folder.
     #[serde(default)]
     pub projects: BTreeMap<String, ProjectImage>,
@@ -63,25 +63,14 @@ impl Default for Toolchain {
     }
 }
 
-/// The runtime that third-party markers are evaluated for.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
-pub struct Runtime {
-    pub python_full_version: String,
-    pub sys_platform: String,
-    pub platform_machine: String,
-}
-
-impl Runtime {
-    /// `3.11` of `3.11.2`: the venv layout and wheel tags use it.
-    pub fn python_version(&self) -> String {
-        self.python_full_version.split('.').take(2).collect::<Vec<_>>().join(".")
-    }
-
-    /// `11` of `3.11.2`.
-    pub fn python_minor(&self) -> u32 {
-        self.python_full_version.split('.').nth(1).and_then(|m| m.parse().ok()).unwrap_or(11)
-    }
+/// Facts of the runtime image, when set: xtask reads them from the image and refuses a
+/// value that differs (see `crate::runtime`). Useful only to pin what the image must be.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RuntimeConfig {
+    pub python_full_version: Option<String>,
+    pub sys_platform: Option<String>,
+    pub platform_machine: Option<String>,
 }
 
 impl Config {
@@ -91,16 +80,6 @@ impl Config {
             .get(project_dir)
             .and_then(|p| p.runtime_image.clone())
             .unwrap_or_else(|| self.toolchain.python_image.clone())
-    }
-}
-
-impl Default for Runtime {
-    fn default() -> Self {
-        Runtime {
-            python_full_version: "3.11.2".into(),
-            sys_platform: "linux".into(),
-            platform_machine: "x86_64".into(),
-        }
     }
 }
 
@@ -149,7 +128,20 @@ impl Globs {
 
 /// Parses the config text; an error names the file and the key.
 pub fn parse(text: &str) -> Result<Config> {
-    toml::from_str(text).map_err(|e| anyhow::anyhow!("{CONFIG_PATH}: {}", e.to_string().trim_end()))
+    let config: Config = toml::from_str(text)
+        .map_err(|e| anyhow::anyhow!("{CONFIG_PATH}: {}", e.to_string().trim_end()))?;
+    if let Some(v) = &config.runtime.python_full_version {
+        let parts: Vec<&str> = v.split('.').collect();
+        if parts.len() != 3
+            || parts.iter().any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
+        {
+            anyhow::bail!(
+                "{CONFIG_PATH}: [runtime] python_full_version = {v:?} is not a Python version such \
+                 as \"3.11.2\"; remove the key (xtask reads it from the runtime image) or fix it"
+            );
+        }
+    }
+    Ok(config)
 }
 
 /// Reads `<repo>/docker/images.toml`, or the defaults when a repo has none.
@@ -171,6 +163,13 @@ mod tests {
         assert_eq!(parse("").unwrap(), Config::default());
         let c = parse("[repo]\nexclude = [\"x/**\"]\n").unwrap();
         assert_eq!(c.repo.projects, vec!["projects/**"]);
+    }
+
+    #[test]
+    fn a_python_version_that_is_not_one_is_refused() {
+        let e = parse("[runtime]\npython_full_version = \"banana\"\n").unwrap_err().to_string();
+        assert!(e.contains("[runtime] python_full_version") && e.contains("banana"), "{e}");
+        assert!(parse("[runtime]\npython_full_version = \"3.12.1\"\n").is_ok());
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! One run of xtask: the shell, the repo and its config (loaded once), the engine (connected
 //! once, on first use), the toolchain's identity and build image (made once), and the output.
 
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
+use std::collections::BTreeMap;
 
 use anyhow::Result;
 use camino::{Utf8Path, Utf8PathBuf};
@@ -11,6 +12,7 @@ use crate::config::Config;
 use crate::engine::Engine;
 use crate::model::{self, Repo};
 use crate::pipeline::toolchain;
+use crate::runtime::{self, Runtime};
 use crate::ui::Ui;
 
 /// Made once in `main` and handed to every command.
@@ -23,6 +25,7 @@ pub struct Session {
     engine: OnceCell<Engine>,
     toolchain_id: OnceCell<String>,
     build_image: OnceCell<String>,
+    runtimes: RefCell<BTreeMap<String, Runtime>>,
 }
 
 /// `cell`'s value, computed by `make` the first time.
@@ -46,6 +49,7 @@ impl Session {
             engine: OnceCell::new(),
             toolchain_id: OnceCell::new(),
             build_image: OnceCell::new(),
+            runtimes: RefCell::new(BTreeMap::new()),
         })
     }
 
@@ -75,6 +79,16 @@ impl Session {
     /// The toolchain's identity (part of every wheel's cache key), computed once.
     pub fn toolchain_id(&self) -> Result<&str> {
         once(&self.toolchain_id, || toolchain::identity(self.repo()?)).map(String::as_str)
+    }
+
+    /// What the Python of a runtime image is (read from the image, cached by image id).
+    pub fn runtime(&self, image: &str) -> Result<Runtime> {
+        if let Some(r) = self.runtimes.borrow().get(image) {
+            return Ok(r.clone());
+        }
+        let r = runtime::of(&self.sh, self.engine()?, self.repo()?, image)?;
+        self.runtimes.borrow_mut().insert(image.to_string(), r.clone());
+        Ok(r)
     }
 
     /// The build image's tag, built on first use when the engine lacks it.

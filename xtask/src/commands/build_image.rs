@@ -56,6 +56,7 @@ pub fn run(session: &Session, args: &BuildImageArgs) -> Result<()> {
         tag: args.tag.clone(),
         registry: args.registry.clone(),
         push: args.push,
+        dry_run: args.dry_run,
     };
     let t = Instant::now();
     let targets = plan::targets(session, &request)?;

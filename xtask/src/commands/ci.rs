@@ -57,7 +57,7 @@ pub fn run(session: &Session, args: &CiArgs) -> Result<()> {
         tag: sha.clone(),
         registry: args.registry.clone(),
         push: args.push,
-        all: false,
+        ..Request::default()
     };
     let t = Instant::now();
     let targets = plan::targets(session, &request)?;

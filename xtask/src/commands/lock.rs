@@ -83,7 +83,7 @@ fn lock_toolchain(session: &Session) -> Result<()> {
         lines.push(format!("{name}=={version} --hash=sha256:{}", Sha256::of(&fs::read(&path)?)));
     }
     lines.sort();
-    let python = &repo.config.runtime.python_full_version;
+    let python = session.runtime(&repo.config.toolchain.python_image)?.python_full_version;
     let text = format!(
         "# The build toolchain, every file pinned by hash, for CPython {python} on Linux.\n\
          # Written by `cargo xtask lock --toolchain` from the pins in docker/images.toml:\n\

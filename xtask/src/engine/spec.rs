@@ -19,6 +19,7 @@ pub struct Container {
     mounts: Vec<Mount>,
     env: Vec<String>,
     workdir: Option<String>,
+    entrypoint: Option<String>,
     tty: bool,
     command: Vec<String>,
 }
@@ -33,6 +34,7 @@ impl Container {
             mounts: Vec::new(),
             env: Vec::new(),
             workdir: None,
+            entrypoint: None,
             tty: false,
             command: Vec::new(),
         }
@@ -78,6 +80,12 @@ impl Container {
         self
     }
 
+    /// Runs `program` instead of the image's entrypoint.
+    pub fn entrypoint(mut self, program: &str) -> Container {
+        self.entrypoint = Some(program.to_string());
+        self
+    }
+
     /// An interactive terminal (`-it`).
     pub fn tty(mut self) -> Container {
         self.tty = true;
@@ -107,6 +115,9 @@ impl Container {
         }
         if let Some(dir) = &self.workdir {
             args.extend(["-w".into(), dir.clone()]);
+        }
+        if let Some(program) = &self.entrypoint {
+            args.extend(["--entrypoint".into(), program.clone()]);
         }
         if self.tty {
             args.push("-it".into());

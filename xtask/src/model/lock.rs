@@ -6,8 +6,8 @@ use toml::{Table, Value};
 
 use super::markers::{compare_versions, evaluate, Env};
 use super::names::{normalize, parse_requirement, PackageName};
-use crate::config::Runtime;
 use crate::hash::Sha256;
+use crate::runtime::Runtime;
 
 pub struct Lock {
     pub packages: Vec<LockedPackage>,
@@ -242,12 +242,7 @@ fn marker_holds(marker: Option<&str>, env: &Env) -> Result<bool, LockError> {
 }
 
 fn env_for<'a>(runtime: &'a Runtime, extras: &'a BTreeSet<String>) -> Env<'a> {
-    Env {
-        python_full_version: &runtime.python_full_version,
-        sys_platform: &runtime.sys_platform,
-        platform_machine: &runtime.platform_machine,
-        extras,
-    }
+    Env { runtime, extras }
 }
 
 fn find<'a>(lock: &'a Lock, name: &PackageName) -> Result<&'a LockedPackage, LockError> {

@@ -4,32 +4,26 @@ use std::cmp::Ordering;
 use std::collections::BTreeSet;
 
 use super::names::normalize;
+use crate::runtime::Runtime;
 
 /// The environment markers are evaluated in, plus the extras requested of the package.
 pub struct Env<'a> {
-    pub python_full_version: &'a str,
-    pub sys_platform: &'a str,
-    pub platform_machine: &'a str,
+    pub runtime: &'a Runtime,
     pub extras: &'a BTreeSet<String>,
 }
 
 impl Env<'_> {
     fn var(&self, name: &str) -> Option<String> {
-        let python_version =
-            || self.python_full_version.split('.').take(2).collect::<Vec<_>>().join(".");
+        let r = self.runtime;
         Some(match name {
-            "python_version" => python_version(),
-            "python_full_version" | "implementation_version" => {
-                self.python_full_version.to_string()
-            }
-            "sys_platform" => self.sys_platform.to_string(),
-            "platform_system" => {
-                if self.sys_platform == "linux" { "Linux" } else { self.sys_platform }.to_string()
-            }
-            "os_name" => "posix".to_string(),
-            "platform_machine" => self.platform_machine.to_string(),
-            "platform_python_implementation" => "CPython".to_string(),
-            "implementation_name" => "cpython".to_string(),
+            "python_version" => r.python_version(),
+            "python_full_version" | "implementation_version" => r.python_full_version.clone(),
+            "sys_platform" => r.sys_platform.clone(),
+            "platform_system" => r.platform_system.clone(),
+            "os_name" => r.os_name.clone(),
+            "platform_machine" => r.platform_machine.clone(),
+            "platform_python_implementation" => r.platform_python_implementation.clone(),
+            "implementation_name" => r.implementation_name.clone(),
             "platform_release" | "platform_version" => String::new(),
             _ => return None,
         })
@@ -264,13 +258,7 @@ mod tests {
 
     fn eval(m: &str, extras: &[&str]) -> bool {
         let extras: BTreeSet<String> = extras.iter().map(ToString::to_string).collect();
-        let env = Env {
-            python_full_version: "3.11.2",
-            sys_platform: "linux",
-            platform_machine: "x86_64",
-            extras: &extras,
-        };
-        evaluate(m, &env).unwrap()
+        evaluate(m, &Env { runtime: &Runtime::assumed(), extras: &extras }).unwrap()
     }
 
     #[test]
@@ -298,13 +286,8 @@ mod tests {
 
     #[test]
     fn bad_markers_are_errors() {
-        let extras = BTreeSet::new();
-        let env = Env {
-            python_full_version: "3.11.2",
-            sys_platform: "linux",
-            platform_machine: "x86_64",
-            extras: &extras,
-        };
+        let (extras, runtime) = (BTreeSet::new(), Runtime::assumed());
+        let env = Env { runtime: &runtime, extras: &extras };
         assert!(evaluate("nonsense == 'x'", &env).is_err());
         assert!(evaluate("(python_version > '3'", &env).is_err());
     }

@@ -61,7 +61,7 @@ pub fn images(session: &Session, targets: &[Target], options: Options) -> Result
     let mut images = Vec::new();
     for (target, house) in targets.iter().zip(&houses) {
         let local = wheels::wheels(repo, &target.jobs, &built.keys)?;
-        let inputs = ImageInputs::collect(repo, target.idx, house, &local, &target.runtime_image)?;
+        let inputs = ImageInputs::collect(repo, target, house, &local)?;
         images.push(one(session, target, &inputs, options)?);
     }
     Ok(images)

@@ -14,6 +14,7 @@ use crate::engine::{Build, Container};
 use crate::files::owner_of;
 use crate::hash::Sha256;
 use crate::model::graph::Package;
+use crate::runtime::Runtime;
 use crate::session::Session;
 use crate::wheel::install::{install, Placed};
 
@@ -35,12 +36,13 @@ pub fn image(session: &Session, idx: usize) -> Result<DevImage> {
     let repo = session.repo()?;
     let closure = plan::closure(repo, idx)?;
     let packages: Vec<usize> = closure.order.iter().map(|(i, _)| *i).collect();
-    let resolved = plan::resolve(repo, idx, Groups::All)?;
     let pkg = &repo.graph.packages[idx];
     let runtime_image = repo.config.runtime_image(&pkg.dir);
+    let runtime = session.runtime(&runtime_image)?;
+    let resolved = plan::resolve(repo, idx, Groups::All, &runtime)?;
     let dockerfile = repo.read_or_default(TEMPLATE)?;
     let members: Vec<&Package> = packages.iter().map(|&i| &repo.graph.packages[i]).collect();
-    let layer = metadata_layer(session, &members)?;
+    let layer = metadata_layer(&runtime, &members)?;
     let base_id = session.engine()?.require_image(&session.sh, &runtime_image)?;
     // The third-party set and the metadata layer are what the image holds; hash them before
     // fetching, so that a warm run needs no lock check or wheelhouse scan.
@@ -105,8 +107,8 @@ pub fn container(session: &Session, dev: &DevImage, command: &[String]) -> Resul
 
 /// Metadata, console scripts and a .pth file per local package, installed from a tiny
 /// generated wheel so the layout is the same as a real install.
-fn metadata_layer(session: &Session, packages: &[&Package]) -> Result<Vec<Placed>> {
-    let layout = stage::layout(session.repo()?);
+fn metadata_layer(runtime: &Runtime, packages: &[&Package]) -> Result<Vec<Placed>> {
+    let layout = stage::layout(runtime);
     let mut out = Vec::new();
     for pkg in packages {
         let raw = pkg.manifest.name.clone().unwrap_or_else(|| pkg.name.to_string());

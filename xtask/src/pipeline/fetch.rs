@@ -16,6 +16,7 @@ use crate::hash::{self, Sha256};
 use crate::model::lock::Pinned;
 use crate::model::names::PackageName;
 use crate::model::Repo;
+use crate::runtime::Runtime;
 use crate::session::Session;
 use crate::wheel::WheelName;
 
@@ -53,7 +54,7 @@ pub fn cached_status(
     let house = Wheelhouse::folder(repo);
     let mut out = Vec::new();
     for p in &resolved.pinned {
-        let found = cached_file(repo, &house, p)?.map(|(f, _)| f);
+        let found = cached_file(&resolved.runtime, &house, p)?.map(|(f, _)| f);
         out.push((format!("{}=={}", p.name, p.version), found));
     }
     Ok(out)
@@ -68,8 +69,8 @@ pub fn provide(session: &Session, resolved: &Resolved) -> Result<Wheelhouse> {
     let mut discarded = Vec::new();
     let mut have: BTreeMap<PackageName, (Utf8PathBuf, Sha256)> = BTreeMap::new();
     for p in &resolved.pinned {
-        discarded.extend(discard_corrupt(repo, &house, p)?);
-        if let Some(found) = cached_file(repo, &house, p)? {
+        discarded.extend(discard_corrupt(&resolved.runtime, &house, p)?);
+        if let Some(found) = cached_file(&resolved.runtime, &house, p)? {
             have.insert(p.name.clone(), found);
         }
     }
@@ -80,8 +81,8 @@ pub fn provide(session: &Session, resolved: &Resolved) -> Result<Wheelhouse> {
         let t0 = Instant::now();
         download::missing(session, &house, &missing)?;
         for p in &missing {
-            let found = cached_file(repo, &house, p)?.with_context(|| {
-                let r = &repo.config.runtime;
+            let found = cached_file(&resolved.runtime, &house, p)?.with_context(|| {
+                let r = &resolved.runtime;
                 format!(
                     "no installable file of {}=={} for CPython {} on {} came down",
                     p.name,
@@ -128,15 +129,14 @@ impl Wheelhouse {
 }
 
 /// The runtime can install `file`.
-fn fits(repo: &Repo, file: &str) -> bool {
-    let r = &repo.config.runtime;
-    WheelName::parse(file).is_some_and(|w| w.fits(r.python_minor(), &r.platform_machine))
+fn fits(runtime: &Runtime, file: &str) -> bool {
+    WheelName::parse(file).is_some_and(|w| w.fits(runtime))
 }
 
 /// Deletes wheelhouse files of `p` whose hash is not the one the lock pins; returns their names.
-fn discard_corrupt(repo: &Repo, house: &Utf8Path, p: &Pinned) -> Result<Vec<String>> {
+fn discard_corrupt(runtime: &Runtime, house: &Utf8Path, p: &Pinned) -> Result<Vec<String>> {
     let mut discarded = Vec::new();
-    for f in p.files.iter().filter(|f| fits(repo, &f.name)) {
+    for f in p.files.iter().filter(|f| fits(runtime, &f.name)) {
         let path = house.join(&f.name);
         if path.is_file() && hash::of_file(&path)? != f.sha256 {
             fs::remove_file(&path)?;
@@ -148,8 +148,12 @@ fn discard_corrupt(repo: &Repo, house: &Utf8Path, p: &Pinned) -> Result<Vec<Stri
 
 /// A wheelhouse file of `p` that the runtime can install and whose hash the lock pins, or a
 /// wheel built from a pinned sdist.
-fn cached_file(repo: &Repo, house: &Utf8Path, p: &Pinned) -> Result<Option<(Utf8PathBuf, Sha256)>> {
-    for f in p.files.iter().filter(|f| fits(repo, &f.name)) {
+fn cached_file(
+    runtime: &Runtime,
+    house: &Utf8Path,
+    p: &Pinned,
+) -> Result<Option<(Utf8PathBuf, Sha256)>> {
+    for f in p.files.iter().filter(|f| fits(runtime, &f.name)) {
         let path = house.join(&f.name);
         if path.is_file() && hash::of_file(&path)? == f.sha256 {
             return Ok(Some((path, f.sha256.clone())));

@@ -6,11 +6,13 @@ use camino::{Utf8Path, Utf8PathBuf};
 use fs_err as fs;
 
 use super::fetch::Wheelhouse;
+use super::plan::Target;
 use super::wheels::LocalWheel;
 use crate::files::{fresh_dir, link_or_copy};
 use crate::hash::Sha256;
 use crate::image::dockerfile::{copy_sources, Ignore};
 use crate::model::Repo;
+use crate::runtime::Runtime;
 use crate::wheel::install::{install, Layout, Placed};
 
 /// The default per-project Dockerfile.
@@ -21,8 +23,8 @@ const LAYOUT: &str = "xtask-context-2";
 pub const VENV: &str = "/opt/venv";
 
 /// The venv layout of the runtime's Python.
-pub fn layout(repo: &Repo) -> Layout {
-    Layout { venv: VENV.to_string(), python: repo.config.runtime.python_version() }
+pub fn layout(runtime: &Runtime) -> Layout {
+    Layout { venv: VENV.to_string(), python: runtime.python_version() }
 }
 
 /// One folder of `wheels/`: its wheels (file name, source path) and hash-pinned requirements.
@@ -112,16 +114,16 @@ pub struct ImageInputs {
 impl ImageInputs {
     pub fn collect(
         repo: &Repo,
-        idx: usize,
+        target: &Target,
         house: &Wheelhouse,
         wheels: &[LocalWheel],
-        runtime_image: &str,
     ) -> Result<ImageInputs> {
-        let pkg = &repo.graph.packages[idx];
+        let pkg = &repo.graph.packages[target.idx];
+        let runtime_image = &target.runtime_image;
         let ProjectDockerfile { text: dockerfile, custom, files } = dockerfile(repo, &pkg.dir)?;
         let (project, libs): (Vec<&LocalWheel>, Vec<&LocalWheel>) =
             wheels.iter().partition(|w| w.dir == pkg.dir);
-        let layout = layout(repo);
+        let layout = layout(&target.runtime);
         let layers = vec![
             ("libs", installed(&libs, &layout, "libs")?),
             ("project", installed(&project, &layout, "project")?),

@@ -3,6 +3,7 @@
 use std::fmt;
 
 use crate::model::names::PackageName;
+use crate::runtime::Runtime;
 
 /// A parsed wheel file name: `{distribution}-{version}(-{build})?-{python}-{abi}-{platform}.whl`,
 /// each tag field a `.`-separated set.
@@ -44,8 +45,11 @@ impl WheelName {
         &self.file
     }
 
-    /// Whether CPython `3.<minor>` on glibc Linux for `machine` can install this wheel.
-    pub fn fits(&self, minor: u32, machine: &str) -> bool {
+    /// Whether the runtime's Python can install this wheel: its Python and ABI tags, and a
+    /// platform tag of its machine whose glibc is not newer than the runtime's.
+    pub fn fits(&self, runtime: &Runtime) -> bool {
+        let (minor, machine) = (runtime.python_minor(), runtime.platform_machine.as_str());
+        let glibc = runtime.glibc();
         let cp = format!("cp3{minor}");
         let abi3 = self.abi.iter().any(|a| a == "abi3");
         let py_ok = self.python.iter().any(|t| {
@@ -61,7 +65,7 @@ impl WheelName {
         let plat_ok = self.platform.iter().any(|p| {
             p == "any"
                 || *p == format!("linux_{machine}")
-                || (p.starts_with("manylinux") && p.ends_with(machine) && glibc_ok(p))
+                || (p.starts_with("manylinux") && p.ends_with(machine) && glibc_ok(p, glibc))
         });
         py_ok && abi_ok && plat_ok
     }
@@ -73,13 +77,21 @@ impl fmt::Display for WheelName {
     }
 }
 
-/// manylinux1/2010/2014 and manylinux_2_N with N <= 36 (Debian bookworm's glibc).
-fn glibc_ok(plat: &str) -> bool {
-    let Some(rest) = plat.strip_prefix("manylinux_") else { return true };
-    let mut it = rest.split('_');
-    let major = it.next().and_then(|m| m.parse::<u32>().ok());
-    let minor = it.next().and_then(|m| m.parse::<u32>().ok());
-    matches!((major, minor), (Some(2), Some(n)) if n <= 36)
+/// A manylinux tag the runtime's glibc can run: the legacy aliases need 2.5, 2.12 and 2.17;
+/// `manylinux_X_Y` needs X.Y. None of them fits a runtime without glibc.
+fn glibc_ok(plat: &str, glibc: Option<(u32, u32)>) -> bool {
+    let Some(have) = glibc else { return false };
+    let needs = if plat.starts_with("manylinux1_") {
+        Some((2, 5))
+    } else if plat.starts_with("manylinux2010_") {
+        Some((2, 12))
+    } else if plat.starts_with("manylinux2014_") {
+        Some((2, 17))
+    } else {
+        let mut it = plat.strip_prefix("manylinux_").unwrap_or_default().split('_');
+        it.next().and_then(|m| m.parse().ok()).zip(it.next().and_then(|m| m.parse().ok()))
+    };
+    needs.is_some_and(|needs| needs <= have)
 }
 
 /// Name and version of a source distribution file name (`name-1.0.tar.gz`, `.zip`).
@@ -102,7 +114,7 @@ mod tests {
     use super::*;
 
     fn fits(file: &str) -> bool {
-        WheelName::parse(file).is_some_and(|w| w.fits(11, "x86_64"))
+        WheelName::parse(file).is_some_and(|w| w.fits(&Runtime::assumed()))
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Unit tests of lock parsing and the third-party walk, on inline locks of each version.
 
 use super::*;
-use crate::config::Runtime;
+use crate::runtime::Runtime;
 
 const LOCK_21: &str = r#"
 [[package]]
@@ -99,7 +99,7 @@ fn walks_extras_markers_and_skips_local_directories() {
     let set = third_party(
         &lock,
         &[root("hermes-quiver", &["tabular"]), root("click", &[])],
-        &Runtime::default(),
+        &Runtime::assumed(),
     )
     .unwrap();
     assert_eq!(names(&set), vec!["click==8.1.7", "tabulate==0.10.0", "toml==0.10.2"]);
@@ -111,7 +111,7 @@ fn walks_extras_markers_and_skips_local_directories() {
             sha256: Sha256::from_hex(&"a".repeat(64)).unwrap()
         }]
     );
-    let without = third_party(&lock, &[root("hermes-quiver", &[])], &Runtime::default()).unwrap();
+    let without = third_party(&lock, &[root("hermes-quiver", &[])], &Runtime::assumed()).unwrap();
     assert_eq!(names(&without), vec!["toml==0.10.2"]);
 }
 
@@ -123,7 +123,7 @@ fn root_markers_are_evaluated() {
         extras: vec![],
         markers: Some("sys_platform == 'win32'".into()),
     };
-    assert!(third_party(&lock, &[r], &Runtime::default()).unwrap().is_empty());
+    assert!(third_party(&lock, &[r], &Runtime::assumed()).unwrap().is_empty());
 }
 
 #[test]
@@ -147,7 +147,7 @@ toml = [{file = "toml-0.10.2-py2.py3-none-any.whl", hash = "sha256:ddddddddddddd
 "#,
     )
     .unwrap();
-    let set = third_party(&lock, &[root("toml", &[])], &Runtime::default()).unwrap();
+    let set = third_party(&lock, &[root("toml", &[])], &Runtime::assumed()).unwrap();
     assert_eq!(set[0].files[0].sha256.hex(), "d".repeat(64));
     assert_eq!(set[0].index, None);
 }
@@ -155,7 +155,7 @@ toml = [{file = "toml-0.10.2-py2.py3-none-any.whl", hash = "sha256:ddddddddddddd
 #[test]
 fn a_missing_package_says_to_relock() {
     let lock = parse_lock(LOCK_21).unwrap();
-    let e = third_party(&lock, &[root("numpy", &[])], &Runtime::default()).unwrap_err().to_string();
+    let e = third_party(&lock, &[root("numpy", &[])], &Runtime::assumed()).unwrap_err().to_string();
     assert!(e.contains("has no package \"numpy\""), "{e}");
 }
 
@@ -206,7 +206,7 @@ content-hash = "x"
 "#,
     )
     .unwrap();
-    let set = third_party(&lock, &[root("click", &[])], &Runtime::default()).unwrap();
+    let set = third_party(&lock, &[root("click", &[])], &Runtime::assumed()).unwrap();
     assert_eq!(names(&set), vec!["click==8.1.7"], "colorama is Windows-only");
 }
 

@@ -6,6 +6,7 @@ use fs_err as fs;
 use crate::model::lock::{parse_lock, third_party, LockError, Pinned, Root};
 use crate::model::manifest::MAIN;
 use crate::model::Repo;
+use crate::runtime::Runtime;
 
 /// Which dependency groups of the project to install.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,6 +20,8 @@ pub enum Groups {
 /// A project's third-party set, read from its lock; nothing fetched yet.
 pub struct Resolved {
     pub pinned: Vec<Pinned>,
+    /// The Python the set was chosen for.
+    pub runtime: Runtime,
     /// The project's folder.
     pub dir: String,
     /// Names the requirements file: the project's name, `-dev` for every group.
@@ -29,7 +32,7 @@ pub struct Resolved {
 
 /// Reads the project's poetry.lock and walks it from its dependencies (no engine, no network).
 /// Callers have already checked the package's closure for problems.
-pub fn resolve(repo: &Repo, idx: usize, groups: Groups) -> Result<Resolved> {
+pub fn resolve(repo: &Repo, idx: usize, groups: Groups, runtime: &Runtime) -> Result<Resolved> {
     let pkg = &repo.graph.packages[idx];
     let lock_rel = format!("{}/poetry.lock", pkg.dir);
     let lock_text = match fs::read_to_string(repo.root.join(&lock_rel)) {
@@ -53,7 +56,7 @@ pub fn resolve(repo: &Repo, idx: usize, groups: Groups) -> Result<Resolved> {
             markers: d.markers.clone(),
         })
         .collect();
-    let pinned = match third_party(&lock, &roots, &repo.config.runtime) {
+    let pinned = match third_party(&lock, &roots, runtime) {
         Ok(pinned) => pinned,
         Err(e @ LockError::Missing(_)) => bail!(
             "{lock_rel} is stale ({e}, which a manifest asks for); run `cargo xtask lock {}`",
@@ -68,5 +71,5 @@ pub fn resolve(repo: &Repo, idx: usize, groups: Groups) -> Result<Resolved> {
         Groups::Main => pkg.name.to_string(),
         Groups::All => format!("{}-dev", pkg.name),
     };
-    Ok(Resolved { pinned, dir: pkg.dir.clone(), label, lock_text })
+    Ok(Resolved { pinned, runtime: runtime.clone(), dir: pkg.dir.clone(), label, lock_text })
 }

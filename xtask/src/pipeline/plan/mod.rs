@@ -13,6 +13,7 @@ pub use lock::{resolve, Groups, Resolved};
 use crate::image::reference;
 use crate::model::graph::{Closure, Problem};
 use crate::model::{Kind, Repo};
+use crate::runtime::{self, Runtime};
 use crate::session::Session;
 
 /// What to build: named projects (paths or names) or all, under which tag and registry.
@@ -23,6 +24,8 @@ pub struct Request {
     pub tag: String,
     pub registry: Option<String>,
     pub push: bool,
+    /// Plan without the engine: the runtime last read from each image, or the assumed one.
+    pub dry_run: bool,
 }
 
 /// One project to build: where it is, what it will be called, and what goes into it.
@@ -30,6 +33,7 @@ pub struct Target {
     pub idx: usize,
     pub reference: String,
     pub runtime_image: String,
+    pub runtime: Runtime,
     pub jobs: Vec<Job>,
     pub third_party: Resolved,
 }
@@ -67,8 +71,13 @@ pub fn targets(session: &Session, request: &Request) -> Result<Vec<Target>> {
         let runtime_image = repo.config.runtime_image(&pkg.dir);
         let closure = closure(repo, idx)?;
         let jobs = jobs(repo, &closure, session.toolchain_id()?)?;
-        let third_party = resolve(repo, idx, Groups::Main)?;
-        targets.push(Target { idx, reference, runtime_image, jobs, third_party });
+        let runtime = if request.dry_run {
+            runtime::remembered(repo, &runtime_image)
+        } else {
+            session.runtime(&runtime_image)?
+        };
+        let third_party = resolve(repo, idx, Groups::Main, &runtime)?;
+        targets.push(Target { idx, reference, runtime_image, runtime, jobs, third_party });
     }
     if request.push && request.registry.is_none() {
         bail!("--push needs --registry (or XTASK_REGISTRY), e.g. --registry 127.0.0.1:5000");
