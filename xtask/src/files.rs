@@ -6,11 +6,24 @@ use anyhow::{Context, Result};
 use camino::Utf8Path;
 use fs_err as fs;
 
-/// Puts a cached file into a context: a hard link when possible, a copy otherwise.
+/// Puts a cached file at a new path of a context: a hard link when possible, a copy
+/// otherwise. Never follows a symlink, and never writes into an existing file.
 pub fn link_or_copy(src: &Utf8Path, dest: &Utf8Path) -> Result<()> {
+    if fs::symlink_metadata(src)?.file_type().is_symlink() {
+        anyhow::bail!("{src} is a symlink; xtask puts only regular files into a context");
+    }
     fs::hard_link(src, dest)
-        .or_else(|_| fs::copy(src, dest).map(|_| ()))
+        .or_else(|_| {
+            std::fs::OpenOptions::new().write(true).create_new(true).open(dest)?;
+            fs::copy(src, dest).map(|_| ())
+        })
         .with_context(|| format!("put {src} into {dest}"))
+}
+
+/// Copies `src` to `dest` by a new file renamed over `dest`: if `dest` is a hard link to a
+/// cached file, the link is replaced and the cached file left as it was.
+pub fn copy_replacing(src: &Utf8Path, dest: &Utf8Path) -> Result<()> {
+    write_atomic(dest, fs::read(src)?)
 }
 
 /// The user and group that own `dir` (`uid:gid`): containers that write into it run as them.
@@ -25,5 +38,22 @@ pub fn fresh_dir(dir: &Utf8Path) -> Result<()> {
         fs::remove_dir_all(dir)?;
     }
     fs::create_dir_all(dir)?;
+    Ok(())
+}
+
+/// Writes `path` whole or not at all: a file of its own first, then one rename over `path`
+/// (so a reader, or a concurrent writer of the same content, never sees half of it, and a
+/// hard link that `path` may be is replaced, never written through).
+pub fn write_atomic(path: &Utf8Path, bytes: impl AsRef<[u8]>) -> Result<()> {
+    let name = path.file_name().unwrap_or("file");
+    let tmp = path.with_file_name(format!(
+        ".{name}.tmp-{}-{}",
+        std::process::id(),
+        crate::wheel::cache::nanos()
+    ));
+    fs::write(&tmp, bytes)?;
+    fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = fs::remove_file(&tmp);
+    })?;
     Ok(())
 }

@@ -9,6 +9,7 @@ use xshell::Shell;
 
 use crate::config::{RuntimeConfig, CONFIG_PATH};
 use crate::engine::{Container, Engine};
+use crate::files::write_atomic;
 use crate::model::Repo;
 
 /// Bumped when the probe asks for more, so older cached answers are not reused.
@@ -88,10 +89,9 @@ pub fn of(sh: &Shell, engine: &Engine, repo: &Repo, image: &str) -> Result<Runti
         None => {
             let runtime = probe(sh, engine, image)?;
             fs::create_dir_all(cached.parent().unwrap_or(&cached))?;
-            let tmp = cached.with_extension("tmp");
-            fs::write(&tmp, serde_json::to_string(&runtime)?)?;
-            fs::rename(&tmp, &cached)?;
-            fs::write(by_name(repo, image), &id)?;
+            // Concurrent runs may probe the same image: each writes a whole file.
+            write_atomic(&cached, serde_json::to_string(&runtime)?)?;
+            write_atomic(&by_name(repo, image), &id)?;
             runtime
         }
     };

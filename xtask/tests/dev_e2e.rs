@@ -152,3 +152,29 @@ fn bad_input_is_a_clear_error() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn pytest_alone_runs_every_test_of_a_folder_with_spaces_in_its_name() {
+    let repo = sample_copy("spaced");
+    let spaced = repo.join("projects/hello world spaced");
+    copy_tree(&repo.join("projects/hello-world"), &spaced);
+    edit(&spaced.join("pyproject.toml"), "name = \"hello-world\"", "name = \"hello-spaced\"");
+    fs::remove_file(spaced.join("Dockerfile")).ok();
+    for n in ["a", "b", "c"] {
+        fs::write(
+            spaced.join(format!("tests/test_{n}.py")),
+            format!("def test_{n}():\n    assert True\n"),
+        )
+        .unwrap();
+    }
+    fs::remove_file(spaced.join("tests/test_hello.py")).unwrap();
+    let out = dev(&repo, &["projects/hello world spaced", "--", "pytest", "--collect-only", "-q"]);
+    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+    let stdout = text(&out.stdout);
+    for n in ["a", "b", "c"] {
+        assert!(stdout.contains(&format!("tests/test_{n}.py::test_{n}")), "{stdout}");
+    }
+    assert!(stdout.contains("test_typeo.py::"), "the closure's tests are collected too: {stdout}");
+    let out = dev(&repo, &["projects/hello world spaced", "--", "pytest", "-q"]);
+    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+}

@@ -100,14 +100,19 @@ fn every_sample_image_runs_as_non_root_with_installed_packages_only() {
         assert_eq!(row["layers"].as_u64().unwrap() as usize, layers(image).len());
         assert!(row["context_bytes"].as_u64().unwrap() > 0 && row["size"].as_u64() > row["base_size"].as_u64());
     }
-    // export's context holds its config (copied by its Dockerfile) and nothing else of the repo.
-    let ctx = root.join("target/xtask/contexts/export");
-    assert!(ctx.join("config/export.toml").is_file());
+    // xtask's context for export holds wheels and installed layers, nothing of the repo; its
+    // own Dockerfile is built on top, with its project folder as the context.
+    let ctx = root.join("target/xtask/contexts/gw-iaas-export");
     assert!(
-        !ctx.join("export").exists()
-            && !ctx.join("pyproject.toml").exists()
-            && !ctx.join("tests").exists()
+        ctx.join("wheels/third-party/requirements.txt").is_file()
+            && ctx.join("layers/project").is_dir()
     );
+    assert!(fs::read_to_string(ctx.join("Dockerfile.project"))
+        .unwrap()
+        .contains("COPY config/export.toml"));
+    for absent in ["config", "export", "pyproject.toml", "tests", "poetry.lock"] {
+        assert!(!ctx.join(absent).exists(), "{absent} is in xtask's context");
+    }
 }
 
 #[test]
@@ -283,4 +288,17 @@ fn push_to_a_local_registry_then_pull_and_run() {
     assert!(pulled.status.success());
     let out = docker(&["run", "--rm", image, "hello-world"]);
     assert!(text(&out.stdout).starts_with("hello-world 1.0.0"));
+}
+
+#[test]
+fn layers_made_by_separate_builds_of_the_same_inputs_are_identical() {
+    // Two builds from scratch (no engine cache) must agree byte for byte on every layer but
+    // the base's, so no test, and no user, depends on which build filled the cache.
+    let repo = sample_copy("same-layers");
+    let cache = shared_cache();
+    let (a, b) = (unique_tag("same-a"), unique_tag("same-b"));
+    build(&repo, &cache, &["clients", "--tag", &a, "--no-cache"]);
+    build(&repo, &cache, &["clients", "--tag", &b, "--no-cache"]);
+    let (la, lb) = (layers(&format!("clients:{a}")), layers(&format!("clients:{b}")));
+    assert_eq!(la, lb, "two builds of the same inputs differ");
 }

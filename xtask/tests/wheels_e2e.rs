@@ -332,9 +332,15 @@ fn a_killed_build_leaves_no_broken_cache_entry() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let scratch_dir = cache.join("tmp").join(format!("wheels-{}", child.id()));
+    let scratch = format!("wheels~{}.", child.id());
+    let started = || {
+        let entries = fs::read_dir(cache.join("tmp")).into_iter().flatten();
+        entries
+            .filter_map(Result::ok)
+            .any(|e| e.file_name().to_string_lossy().starts_with(&scratch))
+    };
     let deadline = Instant::now() + Duration::from_secs(120);
-    while !scratch_dir.exists() && Instant::now() < deadline {
+    while !started() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
     std::thread::sleep(Duration::from_millis(300));
@@ -345,8 +351,11 @@ fn a_killed_build_leaves_no_broken_cache_entry() {
         if entry.file_name().to_string_lossy().starts_with('.') {
             continue;
         }
-        let wheels: Vec<_> =
-            fs::read_dir(entry.path()).unwrap().map(|e| e.unwrap().path()).collect();
+        let wheels: Vec<_> = fs::read_dir(entry.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "whl"))
+            .collect();
         assert_eq!(wheels.len(), 1, "{:?}", entry.path());
         zip::ZipArchive::new(fs::File::open(&wheels[0]).unwrap()).expect("a complete wheel");
     }

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::cli::BuildImageArgs;
 use crate::pipeline::build::{self, human_bytes, Image, Options, Status};
-use crate::pipeline::plan::{self, Request, Target};
+use crate::pipeline::plan::{self, ProjectDockerfile, Request, Target};
 use crate::pipeline::{fetch, stage, wheels};
 use crate::session::Session;
 
@@ -84,26 +84,33 @@ fn dry_run(session: &Session, targets: &[Target]) -> Result<()> {
         let pkg = &repo.graph.packages[target.idx];
         println!("{} -> {}", pkg.dir, target.reference);
         for job in &target.jobs {
-            let state = if cache.get(&job.key).is_some() { "reuse" } else { "build" };
+            let state = if cache.has(&job.key) { "reuse" } else { "build" };
             println!("  wheel {state:5} {} {} ({})", job.name, job.version, job.dir);
         }
         for (pin, file) in fetch::cached_status(repo, &target.third_party)? {
             println!("  third-party {} {pin}", if file.is_some() { "cached " } else { "fetch  " });
         }
-        let own = repo.root.join(&pkg.dir).join("Dockerfile");
-        let dockerfile = if own.is_file() {
-            format!("{}/Dockerfile appended to {}", pkg.dir, stage::TEMPLATE)
-        } else {
-            stage::TEMPLATE.to_string()
-        };
-        let ctx = format!("target/xtask/contexts/{}", pkg.name);
+        let ctx = format!("target/xtask/contexts/{}", target.context_name());
         println!(
-            "  context {ctx}/: Dockerfile ({dockerfile}), wheels/{{third-party,libs,project}}/"
+            "  context {ctx}/: Dockerfile ({}), wheels/{{third-party,libs,project}}/, layers/",
+            stage::TEMPLATE
         );
         println!(
             "  engine: docker build --network none --tag {} --build-arg RUNTIME_IMAGE={} … {ctx}",
             target.reference, target.runtime_image
         );
+        match &target.dockerfile {
+            ProjectDockerfile::Extension(ext) => println!(
+                "          then {} on top of it, with {} as its context ({} entries after .dockerignore)",
+                ext.path,
+                pkg.dir,
+                ext.entries.len()
+            ),
+            ProjectDockerfile::Standalone { path, from } => {
+                println!("          ({path} starts FROM {from}, not FROM app: not used)");
+            }
+            ProjectDockerfile::None => {}
+        }
         println!("          (skipped when an image with the same fingerprint is already tagged)");
     }
     Ok(())

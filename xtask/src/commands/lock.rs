@@ -91,10 +91,7 @@ fn lock_toolchain(session: &Session) -> Result<()> {
         pins.trim().replace('\n', ", "),
         lines.join("\n")
     );
-    let path = repo.root.join(toolchain::TOOLCHAIN_LOCK);
-    let tmp = path.with_extension("lock.tmp");
-    fs::write(&tmp, text)?;
-    fs::rename(&tmp, &path)?;
+    crate::files::write_atomic(&repo.root.join(toolchain::TOOLCHAIN_LOCK), text)?;
     let _ = fs::remove_dir_all(&dir);
     println!(
         "locked the toolchain ({} files) in {:.1} s: {}",

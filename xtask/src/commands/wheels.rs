@@ -70,7 +70,7 @@ pub fn run(session: &Session, args: &WheelsArgs) -> Result<()> {
 fn copy_out(list: &[wheels::LocalWheel], out: &Utf8PathBuf) -> Result<()> {
     fs::create_dir_all(out)?;
     for w in list {
-        fs::copy(&w.file, out.join(w.file.file_name().unwrap_or_default()))?;
+        crate::files::copy_replacing(&w.file, &out.join(w.file.file_name().unwrap_or_default()))?;
     }
     Ok(())
 }

@@ -11,6 +11,8 @@ use anyhow::{bail, Context, Result};
 use camino::Utf8Path;
 use xshell::{cmd, Shell};
 
+use crate::runs;
+
 mod spec;
 
 pub use spec::{Build, Container, HostSettings, Mount};
@@ -21,6 +23,8 @@ const SERVER_VERSION: &str = "{{.Server.Version}}";
 /// The engine CLI, connected to a daemon that answers.
 pub struct Engine {
     bin: String,
+    /// Whether what dead runs left behind has been removed, once per run.
+    swept: std::cell::Cell<bool>,
 }
 
 /// The engine binary: `$DOCKER`, or `docker` on PATH.
@@ -49,7 +53,9 @@ impl Engine {
             );
         };
         match String::from_utf8_lossy(&out.stdout).trim() {
-            v if out.status.success() && !v.is_empty() => Ok(Engine { bin }),
+            v if out.status.success() && !v.is_empty() => {
+                Ok(Engine { bin, swept: Default::default() })
+            }
             _ => bail!(
                 "the Docker engine is not running ({bin} cannot reach it); run `cargo xtask up`, \
                  which installs and starts one, or start it yourself (`systemctl start docker`)"
@@ -64,6 +70,7 @@ impl Engine {
 
     /// Runs a container to completion and returns its output, whatever its exit status.
     pub fn output(&self, sh: &Shell, c: &Container) -> Result<Output> {
+        self.sweep(sh);
         let (bin, args) = (&self.bin, c.args());
         let out = cmd!(sh, "{bin} run {args...}").quiet().ignore_status().output();
         out.with_context(|| format!("start {bin} run"))
@@ -81,6 +88,7 @@ impl Engine {
     /// Runs a container on our terminal: stdin, stdout and stderr are inherited (xshell would
     /// null stdin, which an interactive shell needs).
     pub fn run_attached(&self, c: &Container) -> Result<ExitStatus> {
+        self.sweep(&Shell::new()?);
         let status = std::process::Command::new(&self.bin).arg("run").args(c.args()).status();
         status.with_context(|| format!("start {} run", self.bin))
     }
@@ -88,6 +96,9 @@ impl Engine {
     /// Runs `build`, following its output line by line: `Step` lines go to `progress`, the
     /// last lines are kept for the error when it fails.
     pub fn build(&self, build: &Build, progress: &mut dyn FnMut(&str)) -> Result<()> {
+        if let Ok(sh) = Shell::new() {
+            self.sweep(&sh);
+        }
         let reader = duct::cmd(&self.bin, build.args())
             .stdin_null()
             .stderr_to_stdout()
@@ -116,6 +127,31 @@ impl Engine {
             bail!("docker build failed; last lines of its output:\n{}", Vec::from(tail).join("\n"));
         }
         Ok(())
+    }
+
+    /// Removes, once per run, the containers of runs that died without removing them (a
+    /// `kill -9` leaves `docker run` going). Best effort: a failure here blocks nothing.
+    fn sweep(&self, sh: &Shell) {
+        if self.swept.replace(true) {
+            return;
+        }
+        let bin = &self.bin;
+        let filter = format!("label={}", runs::LABEL);
+        let format = format!("{{{{.ID}}}} {{{{.Label \"{}\"}}}}", runs::LABEL);
+        let Ok(listing) =
+            cmd!(sh, "{bin} ps -a --filter {filter} --format {format}").quiet().read()
+        else {
+            return;
+        };
+        let dead: Vec<&str> = listing
+            .lines()
+            .filter_map(|l| l.split_once(' '))
+            .filter(|(_, run)| !runs::alive(run))
+            .map(|(id, _)| id)
+            .collect();
+        if !dead.is_empty() {
+            let _ = cmd!(sh, "{bin} rm -f {dead...}").quiet().ignore_stdout().ignore_stderr().run();
+        }
     }
 
     /// Gives `source` the extra name `target`.

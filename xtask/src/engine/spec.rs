@@ -10,6 +10,29 @@ pub struct Mount {
     pub read_only: bool,
 }
 
+impl Mount {
+    /// `--mount` syntax, which carries any path (`-v` splits at `:`): fields are CSV, so a
+    /// field with a comma or a quote is quoted.
+    fn spec(&self) -> String {
+        let field = |f: String| {
+            if f.contains([',', '"']) {
+                format!("\"{}\"", f.replace('"', "\"\""))
+            } else {
+                f
+            }
+        };
+        let mut spec = format!(
+            "type=bind,{},{}",
+            field(format!("source={}", self.host)),
+            field(format!("target={}", self.inside))
+        );
+        if self.read_only {
+            spec.push_str(",readonly");
+        }
+        spec
+    }
+}
+
 /// One `docker run --rm`: offline unless asked, with the user, mounts and variables given.
 #[derive(Debug, Clone)]
 pub struct Container {
@@ -71,7 +94,12 @@ impl Container {
     /// The host's settings for a tool in the container (variables by name, files read-only).
     pub fn with(mut self, settings: &HostSettings) -> Container {
         self.env.extend(settings.env.iter().cloned());
-        self.mounts.extend(settings.mounts.iter().cloned());
+        for m in &settings.mounts {
+            // Two tools may need the same file (pip and Poetry, one CA bundle): mount it once.
+            if !self.mounts.iter().any(|have| have.inside == m.inside) {
+                self.mounts.push(m.clone());
+            }
+        }
         self
     }
 
@@ -99,7 +127,11 @@ impl Container {
 
     /// The arguments after `docker run`.
     pub(super) fn args(&self) -> Vec<String> {
-        let mut args = vec!["--rm".to_string()];
+        let mut args = vec![
+            "--rm".to_string(),
+            "--label".into(),
+            format!("{}={}", crate::runs::LABEL, crate::runs::this_run()),
+        ];
         if !self.network {
             args.extend(["--network".into(), "none".into()]);
         }
@@ -107,8 +139,7 @@ impl Container {
             args.extend(["--user".into(), user.clone()]);
         }
         for m in &self.mounts {
-            let ro = if m.read_only { ":ro" } else { "" };
-            args.extend(["-v".into(), format!("{}:{}{ro}", m.host, m.inside)]);
+            args.extend(["--mount".into(), m.spec()]);
         }
         for e in &self.env {
             args.extend(["-e".into(), e.clone()]);
@@ -136,13 +167,16 @@ pub struct HostSettings {
     pub mounts: Vec<Mount>,
 }
 
-/// One `docker build` of a context folder, always with `--network none`.
+/// One `docker build` of a context folder, always with `--network none`, and removing its
+/// intermediate containers even when it fails.
 #[derive(Debug, Clone, Default)]
 pub struct Build {
     pub context: Utf8PathBuf,
     /// A Dockerfile outside the context (`-f`); `None` for the context's own.
     pub dockerfile: Option<Utf8PathBuf>,
-    pub tag: String,
+    pub tag: Option<String>,
+    /// Where the engine writes the built image's id.
+    pub iidfile: Option<Utf8PathBuf>,
     pub build_args: Vec<(String, String)>,
     pub labels: Vec<(String, String)>,
     pub no_cache: bool,
@@ -150,8 +184,14 @@ pub struct Build {
 
 impl Build {
     pub(super) fn args(&self) -> Vec<String> {
-        let mut args: Vec<String> = vec!["build".into(), "--network".into(), "none".into()];
-        args.extend(["--tag".into(), self.tag.clone()]);
+        let mut args: Vec<String> =
+            vec!["build".into(), "--network".into(), "none".into(), "--force-rm".into()];
+        if let Some(tag) = &self.tag {
+            args.extend(["--tag".into(), tag.clone()]);
+        }
+        if let Some(file) = &self.iidfile {
+            args.extend(["--iidfile".into(), file.to_string()]);
+        }
         if let Some(file) = &self.dockerfile {
             args.extend(["--file".into(), file.to_string()]);
         }
@@ -179,15 +219,18 @@ mod tests {
             Container::offline("img").user("1:2").mount_ro("/src".into(), "/repo").env("HOME=/tmp");
         let args = c.command(["python3", "-V"]).args();
         assert_eq!(
-            args,
+            args[..3],
+            ["--rm", "--label", &format!("xtask.run={}", crate::runs::this_run())]
+        );
+        assert_eq!(
+            args[3..],
             [
-                "--rm",
                 "--network",
                 "none",
                 "--user",
                 "1:2",
-                "-v",
-                "/src:/repo:ro",
+                "--mount",
+                "type=bind,source=/src,target=/repo,readonly",
                 "-e",
                 "HOME=/tmp",
                 "img",
@@ -199,11 +242,21 @@ mod tests {
     }
 
     #[test]
+    fn mounts_carry_colons_commas_and_quotes() {
+        let m =
+            |host: &str| Mount { host: host.into(), inside: "/in".into(), read_only: false }.spec();
+        assert_eq!(m("/a:b"), "type=bind,source=/a:b,target=/in");
+        assert_eq!(m("/a,b"), "type=bind,\"source=/a,b\",target=/in");
+        assert_eq!(m("/a\"b"), "type=bind,\"source=/a\"\"b\",target=/in");
+    }
+
+    #[test]
     fn builds_are_offline_with_args_and_labels() {
         let b = Build {
             context: "/ctx".into(),
             dockerfile: None,
-            tag: "x:1".into(),
+            tag: Some("x:1".into()),
+            iidfile: None,
             build_args: vec![("A".into(), "b".into())],
             labels: vec![("l".into(), "v".into())],
             no_cache: true,
@@ -214,6 +267,7 @@ mod tests {
                 "build",
                 "--network",
                 "none",
+                "--force-rm",
                 "--tag",
                 "x:1",
                 "--no-cache",

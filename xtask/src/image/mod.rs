@@ -1,6 +1,7 @@
 //! Image building blocks without I/O: Dockerfile COPY sources, .dockerignore, references, labels.
 
 pub mod dockerfile;
+pub mod dockerignore;
 pub mod reference;
 
 /// RFC 3339 UTC time of a UNIX timestamp (for the `created` label), without a date library.

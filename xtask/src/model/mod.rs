@@ -12,6 +12,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use fs_err as fs;
 
 use crate::config::{Config, Globs};
+use crate::runs;
 pub use graph::{DirState, Discovered, Graph, Kind};
 
 /// Folder names that never hold packages of the repo.
@@ -51,9 +52,18 @@ impl Repo {
     }
 
     /// A fresh scratch folder for this process, inside the cache so that finished entries
-    /// move into it by rename.
+    /// move into it by rename. Scratch folders of runs that died are removed first.
     pub fn scratch(&self, what: &str) -> Result<Utf8PathBuf> {
-        let dir = self.cache.join("tmp").join(format!("{what}-{}", std::process::id()));
+        let tmp = self.cache.join("tmp");
+        if let Ok(entries) = tmp.read_dir_utf8() {
+            for entry in entries.filter_map(Result::ok) {
+                let run = entry.file_name().rsplit_once('~').map(|(_, run)| run);
+                if run.is_some_and(|run| !runs::alive(run)) {
+                    let _ = fs::remove_dir_all(entry.path());
+                }
+            }
+        }
+        let dir = tmp.join(format!("{what}~{}", runs::this_run()));
         crate::files::fresh_dir(&dir)?;
         Ok(dir)
     }
@@ -72,6 +82,7 @@ pub fn load(root: &Utf8Path) -> Result<Repo> {
         .with_context(|| format!("scan {root} for pyproject.toml files"))?;
     let probe = |dir: &str| probe(&root, dir);
     let graph = Graph::build(root.as_str(), discovered, &|d: &str| projects.matches(d), &probe);
+    check_project_keys(&config, &graph)?;
     let work = root.join("target/xtask");
     let cache = match std::env::var("XTASK_CACHE_DIR") {
         // Absolute, because it is bind-mounted into containers.
@@ -118,6 +129,37 @@ pub fn graph_at(git: &crate::git::Git, repo: &Repo, rev: &str) -> Result<Graph> 
         .collect();
     let is_project = |d: &str| projects.matches(d);
     Ok(Graph::build(repo.root.as_str(), discovered, &is_project, &|_: &str| DirState::Missing))
+}
+
+/// Every `[projects."<folder>"]` of the config must name a project, or its settings would be
+/// silently ignored.
+fn check_project_keys(config: &Config, graph: &Graph) -> Result<()> {
+    for key in config.projects.keys() {
+        let pkg = graph.packages.iter().find(|p| p.dir == *key);
+        if pkg.is_some_and(|p| p.kind == Kind::Project) {
+            continue;
+        }
+        let why = match pkg {
+            Some(_) => "is a lib: [repo] projects decides which folders hold projects".to_string(),
+            None => {
+                let mut near: Vec<(usize, &str)> = graph
+                    .packages
+                    .iter()
+                    .filter(|p| p.kind == Kind::Project)
+                    .map(|p| (names::levenshtein(key, &p.dir), p.dir.as_str()))
+                    .collect();
+                near.sort();
+                match near.first() {
+                    Some((_, dir)) => {
+                        format!("names no project; did you mean [projects.\"{dir}\"]?")
+                    }
+                    None => "names no project, and the repo has none".to_string(),
+                }
+            }
+        };
+        anyhow::bail!("{}: [projects.\"{key}\"] {why}", crate::config::CONFIG_PATH);
+    }
+    Ok(())
 }
 
 fn skipped(name: &str) -> bool {

@@ -7,11 +7,13 @@ use anyhow::{Context as _, Result};
 use camino::Utf8Path;
 use fs_err as fs;
 
+use super::fetch::{self, Wheelhouse};
 use super::plan::Target;
 use super::stage::{ImageInputs, TEMPLATE};
-use super::{fetch, wheels};
+use super::wheels;
 use crate::engine::{self, Build, ImageInfo};
 use crate::git::Git;
+use crate::image::dockerfile::rebase;
 use crate::image::rfc3339;
 use crate::model::graph::Package;
 use crate::session::Session;
@@ -62,7 +64,7 @@ pub fn images(session: &Session, targets: &[Target], options: Options) -> Result
     for (target, house) in targets.iter().zip(&houses) {
         let local = wheels::wheels(repo, &target.jobs, &built.keys)?;
         let inputs = ImageInputs::collect(repo, target, house, &local)?;
-        images.push(one(session, target, &inputs, options)?);
+        images.push(one(session, target, &inputs, house, options)?);
     }
     Ok(images)
 }
@@ -82,6 +84,7 @@ fn one(
     session: &Session,
     target: &Target,
     inputs: &ImageInputs,
+    house: &Wheelhouse,
     options: Options,
 ) -> Result<Image> {
     let (repo, engine) = (session.repo()?, session.engine()?);
@@ -92,7 +95,7 @@ fn one(
         .map_err(|_| anyhow::anyhow!("inspect returned the wrong number of images"))?;
     let base = base.ok_or_else(|| engine::missing_image(&target.runtime_image))?;
     let fingerprint = inputs.fingerprint(&base.id)?;
-    let context_bytes = inputs.context.bytes()?;
+    let context_bytes = inputs.bytes()?;
     let image = |info: ImageInfo, status| Image {
         project: pkg.dir.clone(),
         reference: target.reference.clone(),
@@ -109,38 +112,59 @@ fn one(
         return Ok(image(info, Status::UpToDate));
     }
     let contexts = repo.work.join("contexts");
-    let dir = contexts.join(pkg.name.as_str());
-    // Concurrent runs for the same project take turns with its context folder.
+    let dir = contexts.join(target.context_name());
+    // Concurrent runs for the same image take turns with its context folder.
     fs::create_dir_all(&contexts)?;
-    let lock = fs::File::create(contexts.join(format!(".{}.lock", pkg.name)))?;
+    let lock = fs::File::create(contexts.join(format!(".{}.lock", target.context_name())))?;
     lock.file().lock().with_context(|| format!("lock the context of {}", pkg.dir))?;
+    fetch::intact(session, &target.third_party, house)?;
     inputs.context.write(&dir)?;
     let rel = dir.strip_prefix(&repo.root).map_or(dir.to_string(), ToString::to_string);
     session.ui.step(&format!("stage context {rel} ({})", human_bytes(context_bytes)), t);
 
     let t = Instant::now();
-    let build = Build {
-        context: dir.clone(),
-        dockerfile: None,
-        tag: target.reference.clone(),
-        build_args: inputs.build_args.clone(),
-        labels: labels(session, &repo.root, pkg, &fingerprint),
-        no_cache: options.no_cache,
-    };
-    // Docker's own steps are shown on a terminal only; logs get one line per xtask step.
-    let on_terminal = std::io::IsTerminal::is_terminal(&std::io::stdout()) && !session.ui.json();
-    let dockerfile = if inputs.custom_dockerfile {
-        format!("{}/Dockerfile", pkg.dir)
-    } else {
-        TEMPLATE.to_string()
-    };
-    engine
-        .build(&build, &mut |line| {
+    let labels = labels(session, &repo.root, pkg, &fingerprint);
+    let build = |build: &Build, what: &str| {
+        // Docker's own steps are shown on a terminal only; logs get one line per xtask step.
+        let on_terminal =
+            std::io::IsTerminal::is_terminal(&std::io::stdout()) && !session.ui.json();
+        let mut progress = |line: &str| {
             if on_terminal {
                 session.ui.line(&format!("  {line}"));
             }
-        })
-        .with_context(|| format!("build the image of {} from {dockerfile}", pkg.dir))?;
+        };
+        engine
+            .build(build, &mut progress)
+            .with_context(|| format!("build the image of {} from {what}", pkg.dir))
+    };
+    let app = Build {
+        context: dir.clone(),
+        build_args: inputs.build_args.clone(),
+        no_cache: options.no_cache,
+        ..Build::default()
+    };
+    match inputs.extension {
+        None => build(&Build { tag: Some(target.reference.clone()), labels, ..app }, TEMPLATE)?,
+        Some(ext) => {
+            // The template's image first, then the project's Dockerfile on top of it, with
+            // the project folder as its context: its COPY sees that folder and nothing else.
+            let iid = dir.join(".app-image-id");
+            build(&Build { iidfile: Some(iid.clone()), ..app }, TEMPLATE)?;
+            let app_id = fs::read_to_string(&iid)?.trim().to_string();
+            let dockerfile = dir.join("Dockerfile.project");
+            fs::write(&dockerfile, rebase(&ext.text, &app_id))?;
+            let project = Build {
+                context: ext.folder.clone(),
+                dockerfile: Some(dockerfile),
+                tag: Some(target.reference.clone()),
+                build_args: inputs.build_args.clone(),
+                labels,
+                no_cache: options.no_cache,
+                iidfile: None,
+            };
+            build(&project, &ext.path)?;
+        }
+    }
     let info = engine.inspect(&session.sh, &[&target.reference])?.pop().flatten();
     let info = info.with_context(|| format!("{} vanished after its build", target.reference))?;
     session.ui.step(&format!("build {}", target.reference), t);

@@ -60,13 +60,12 @@ pub fn image(session: &Session, idx: usize) -> Result<DevImage> {
             dockerfile,
             groups: vec![WheelGroup::third_party(&house)],
             layers: vec![("dev", layer)],
-            files: Vec::new(),
         };
         let dir = repo.work.join("contexts").join(format!("{}-dev", pkg.name));
         context.write(&dir)?;
         let build = Build {
             context: dir,
-            tag: tag.clone(),
+            tag: Some(tag.clone()),
             build_args: vec![("RUNTIME_IMAGE".into(), runtime_image)],
             ..Build::default()
         };
@@ -93,16 +92,30 @@ pub fn container(session: &Session, dev: &DevImage, command: &[String]) -> Resul
         .filter(|p| repo.root.join(&p.dir).join("tests").is_dir())
         .map(|p| format!("{MOUNT}/{}/tests", p.dir))
         .collect();
-    let addopts = format!(
-        "PYTEST_ADDOPTS=-p no:cacheprovider --import-mode=importlib -o \"testpaths={}\"",
-        tests.join(" ")
-    );
+    // pytest splits PYTEST_ADDOPTS, then the testpaths value, as a POSIX shell would: each
+    // path is quoted for the second split and the whole option for the first, so a folder
+    // named `hello world` stays one path.
+    let paths: Vec<String> = tests.iter().map(|t| shell_quote(t)).collect();
+    let testpaths = shell_quote(&format!("testpaths={}", paths.join(" ")));
+    let addopts =
+        format!("PYTEST_ADDOPTS=-p no:cacheprovider --import-mode=importlib -o {testpaths}");
     c = c.env(&addopts).workdir(&format!("{MOUNT}/{}", project.dir));
     Ok(if command.is_empty() {
         c.tty().command(["bash"])
     } else {
         c.command(command.iter().cloned())
     })
+}
+
+/// `s` as one word of a POSIX shell (and of Python's `shlex.split`).
+fn shell_quote(s: &str) -> String {
+    let plain =
+        !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._-=:".contains(&b));
+    if plain {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\"'\"'"))
+    }
 }
 
 /// Metadata, console scripts and a .pth file per local package, installed from a tiny

@@ -7,7 +7,7 @@ mod fresh;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 use fs_err as fs;
 
@@ -18,6 +18,7 @@ use crate::model::names::PackageName;
 use crate::model::Repo;
 use crate::runtime::Runtime;
 use crate::session::Session;
+use crate::wheel::cache::WheelCache;
 use crate::wheel::WheelName;
 
 /// Wheels built from sdists live in `<wheelhouse>/from-sdist/<sdist sha256>/`.
@@ -160,16 +161,40 @@ fn cached_file(
         }
     }
     for f in p.files.iter().filter(|f| WheelName::parse(&f.name).is_none()) {
-        let built = house.join(FROM_SDIST).join(f.sha256.hex());
-        let Ok(entries) = built.read_dir_utf8() else { continue };
-        let wheels: Vec<Utf8PathBuf> = entries
-            .filter_map(Result::ok)
-            .map(camino::Utf8DirEntry::into_path)
-            .filter(|p| p.extension() == Some("whl"))
-            .collect();
-        if let [wheel] = wheels.as_slice() {
-            return Ok(Some((wheel.clone(), hash::of_file(wheel)?)));
+        if let Some(entry) = built_from_sdists(house).get(f.sha256.hex())? {
+            return Ok(Some((entry.file, entry.sha256)));
         }
     }
     Ok(None)
+}
+
+/// Wheels built from sdists, keyed by the sdist's digest, recorded and checked like local
+/// wheels.
+fn built_from_sdists(house: &Utf8Path) -> WheelCache {
+    WheelCache::new(house.join(FROM_SDIST))
+}
+
+/// Checks every wheel of the wheelhouse byte for byte against its digest before it goes into
+/// an image (the quick check trusts size and mtime). A changed file is deleted and fetched
+/// again; one that still differs is an error.
+pub fn intact(session: &Session, resolved: &Resolved, house: &Wheelhouse) -> Result<()> {
+    let mut changed = false;
+    for w in &house.wheels {
+        if Sha256::of(&fs::read(&w.file)?) != w.sha256 {
+            fs::remove_file(&w.file)?;
+            changed = true;
+        }
+    }
+    if !changed {
+        return Ok(());
+    }
+    for w in &provide(session, resolved)?.wheels {
+        if Sha256::of(&fs::read(&w.file)?) != w.sha256 {
+            bail!(
+                "{}: its content is not the locked file's, even fetched again; check the index",
+                w.file
+            );
+        }
+    }
+    Ok(())
 }

@@ -1,16 +1,17 @@
-//! Stage: a build context before it is written (Dockerfile, wheel folders, installed layers,
-//! project files), its size, and writing it. Images and dev images are staged alike.
+//! Stage: xtask's build context before it is written (Dockerfile, wheel folders, installed
+//! layers), its size and fingerprint, and writing it. Images and dev images are staged alike;
+//! a project's own Dockerfile is built afterwards, on its own folder (see `build`).
 
-use anyhow::{bail, Context as _, Result};
+use anyhow::{Context as _, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 use fs_err as fs;
 
 use super::fetch::Wheelhouse;
-use super::plan::Target;
+use super::plan::dockerfile::Extension;
+use super::plan::{ProjectDockerfile, Target};
 use super::wheels::LocalWheel;
 use crate::files::{fresh_dir, link_or_copy};
 use crate::hash::Sha256;
-use crate::image::dockerfile::{copy_sources, Ignore};
 use crate::model::Repo;
 use crate::runtime::Runtime;
 use crate::wheel::install::{install, Layout, Placed};
@@ -54,22 +55,20 @@ impl WheelGroup {
     }
 }
 
-/// A build context before it is written.
+/// xtask's own build context before it is written: nothing of the repo but wheels and the
+/// files xtask installed from them.
 pub struct Context {
     pub dockerfile: String,
     pub groups: Vec<WheelGroup>,
     /// Local packages installed by xtask (`libs`, `project`, `dev`): files COPYed as layers.
     pub layers: Vec<(&'static str, Vec<Placed>)>,
-    /// Project files the Dockerfile copies: (context-relative path, source path).
-    pub files: Vec<(String, Utf8PathBuf)>,
 }
 
 impl Context {
     /// Bytes the context holds, without writing it.
     pub fn bytes(&self) -> Result<u64> {
         let mut total = self.dockerfile.len() as u64;
-        let wheels = self.groups.iter().flat_map(|g| g.files.iter().map(|(_, p)| p));
-        for path in wheels.chain(self.files.iter().map(|(_, p)| p)) {
+        for (_, path) in self.groups.iter().flat_map(|g| g.files.iter()) {
             total += fs::metadata(path)?.len();
         }
         let layers =
@@ -91,11 +90,6 @@ impl Context {
                 link_or_copy(src, &gdir.join(name))?;
             }
         }
-        for (rel, src) in &self.files {
-            let dest = dir.join(rel);
-            fs::create_dir_all(dest.parent().unwrap_or(dir))?;
-            link_or_copy(src, &dest)?;
-        }
         for (group, files) in &self.layers {
             write_tree(&dir.join("layers").join(group), files)?;
         }
@@ -103,24 +97,22 @@ impl Context {
     }
 }
 
-/// Everything that goes into one project's image, before anything is written.
-pub struct ImageInputs {
+/// Everything that goes into one project's image, before anything is written: xtask's
+/// context for the template's image, and the project's own extension built on top of it.
+pub struct ImageInputs<'t> {
     pub context: Context,
-    /// The project has a Dockerfile of its own, appended to the template.
-    pub custom_dockerfile: bool,
+    pub extension: Option<&'t Extension>,
     pub build_args: Vec<(String, String)>,
 }
 
-impl ImageInputs {
+impl<'t> ImageInputs<'t> {
     pub fn collect(
         repo: &Repo,
-        target: &Target,
+        target: &'t Target,
         house: &Wheelhouse,
         wheels: &[LocalWheel],
-    ) -> Result<ImageInputs> {
+    ) -> Result<Self> {
         let pkg = &repo.graph.packages[target.idx];
-        let runtime_image = &target.runtime_image;
-        let ProjectDockerfile { text: dockerfile, custom, files } = dockerfile(repo, &pkg.dir)?;
         let (project, libs): (Vec<&LocalWheel>, Vec<&LocalWheel>) =
             wheels.iter().partition(|w| w.dir == pkg.dir);
         let layout = layout(&target.runtime);
@@ -129,7 +121,7 @@ impl ImageInputs {
             ("project", installed(&project, &layout, "project")?),
         ];
         let build_args = vec![
-            ("RUNTIME_IMAGE".to_string(), runtime_image.to_string()),
+            ("RUNTIME_IMAGE".to_string(), target.runtime_image.clone()),
             ("PROJECT".to_string(), pkg.name.to_string()),
             ("VERSION".to_string(), pkg.version.clone().unwrap_or_default()),
         ];
@@ -138,12 +130,17 @@ impl ImageInputs {
             WheelGroup::local("libs", &libs),
             WheelGroup::local("project", &project),
         ];
-        let context = Context { dockerfile, groups, layers, files };
-        Ok(ImageInputs { context, custom_dockerfile: custom, build_args })
+        let context = Context { dockerfile: repo.read_or_default(TEMPLATE)?, groups, layers };
+        let extension = match &target.dockerfile {
+            ProjectDockerfile::Extension(e) => Some(e),
+            _ => None,
+        };
+        Ok(ImageInputs { context, extension, build_args })
     }
 
     /// A hash of everything that decides the image's content. Wheels enter through their
-    /// sha256 in the requirements texts; project files are hashed.
+    /// sha256 in the requirements texts; the extension's context through every entry Docker
+    /// sends (a symlink by its target, never followed).
     pub fn fingerprint(&self, base_image_id: &str) -> Result<String> {
         let mut input = format!("{LAYOUT}\n{base_image_id}\n{}\n", self.context.dockerfile);
         for (k, v) in &self.build_args {
@@ -153,10 +150,26 @@ impl ImageInputs {
             let names: Vec<&str> = g.files.iter().map(|(n, _)| n.as_str()).collect();
             input += &format!("group {}\n{}\n{}\n", g.name, names.join(" "), g.requirements);
         }
-        for (rel, src) in &self.context.files {
-            input += &format!("file {rel} {}\n", Sha256::of(&fs::read(src)?));
+        if let Some(ext) = self.extension {
+            input += &format!("extension {}\n{}\n", ext.path, ext.text);
+            for e in &ext.entries {
+                let content = match &e.link {
+                    Some(target) => format!("link {target}"),
+                    None => Sha256::of(&fs::read(ext.folder.join(&e.rel))?).to_string(),
+                };
+                input += &format!("entry {:?} {content}\n", e.rel);
+            }
         }
         Ok(Sha256::of(input.as_bytes()).hex().to_string())
+    }
+
+    /// Bytes the engine is sent: xtask's context, and the extension's.
+    pub fn bytes(&self) -> Result<u64> {
+        let mut total = self.context.bytes()?;
+        for (ext, e) in self.extension.iter().flat_map(|x| x.entries.iter().map(move |e| (x, e))) {
+            total += fs::symlink_metadata(ext.folder.join(&e.rel))?.len();
+        }
+        Ok(total)
     }
 }
 
@@ -174,85 +187,8 @@ fn installed(wheels: &[&LocalWheel], layout: &Layout, group: &str) -> Result<Vec
     Ok(placed)
 }
 
-/// The Dockerfile to build and the project files it copies.
-struct ProjectDockerfile {
-    /// The template, plus the project's own Dockerfile appended after it.
-    text: String,
-    /// Whether the project has a Dockerfile of its own.
-    custom: bool,
-    files: Vec<(String, Utf8PathBuf)>,
-}
-
-fn dockerfile(repo: &Repo, dir: &str) -> Result<ProjectDockerfile> {
-    let template = repo.read_or_default(TEMPLATE)?;
-    let own = repo.root.join(dir).join("Dockerfile");
-    if !own.is_file() {
-        return Ok(ProjectDockerfile { text: template, custom: false, files: Vec::new() });
-    }
-    let own = fs::read_to_string(&own)?;
-    let files = project_files(repo, dir, &own)?;
-    let text =
-        format!("{template}\n# ---- {dir}/Dockerfile, built on stage `app` above ----\n{own}");
-    Ok(ProjectDockerfile { text, custom: true, files })
-}
-
 fn file_name(path: &Utf8Path) -> String {
     path.file_name().unwrap_or_default().to_string()
-}
-
-/// The files of the project folder that its Dockerfile copies, minus what .dockerignore
-/// leaves out: (context-relative path, source path).
-fn project_files(repo: &Repo, dir: &str, dockerfile: &str) -> Result<Vec<(String, Utf8PathBuf)>> {
-    let folder = repo.root.join(dir);
-    let ignore =
-        Ignore::parse(&fs::read_to_string(folder.join(".dockerignore")).unwrap_or_default());
-    let mut all = Vec::new();
-    walk(&folder, &folder, &mut all)?;
-    let mut out: Vec<(String, Utf8PathBuf)> = Vec::new();
-    for source in copy_sources(dockerfile) {
-        let source = source.trim_start_matches("./").trim_end_matches('/').to_string();
-        if source == "wheels" || source.starts_with("wheels/") {
-            continue;
-        }
-        let pattern = glob::Pattern::new(&source)
-            .with_context(|| format!("{dir}/Dockerfile: COPY {source}: bad pattern"))?;
-        let options = glob::MatchOptions { require_literal_separator: true, ..Default::default() };
-        let hits: Vec<&String> = all
-            .iter()
-            .filter(|rel| {
-                pattern.matches_with(rel, options)
-                    || source == "."
-                    || rel.starts_with(&format!("{source}/"))
-            })
-            .collect();
-        if hits.is_empty() {
-            bail!(
-                "{dir}/Dockerfile: COPY {source}: no such file in {dir}; COPY paths are relative to \
-                 the project folder"
-            );
-        }
-        for rel in hits {
-            if !ignore.ignores(rel) && !out.iter().any(|(r, _)| r == rel) {
-                out.push((rel.clone(), folder.join(rel)));
-            }
-        }
-    }
-    Ok(out)
-}
-
-fn walk(root: &Utf8Path, dir: &Utf8Path, out: &mut Vec<String>) -> Result<()> {
-    for entry in dir.read_dir_utf8().with_context(|| format!("read folder {dir}"))? {
-        let entry = entry?;
-        if entry.file_name() == "__pycache__" {
-            continue;
-        }
-        if entry.file_type()?.is_dir() {
-            walk(root, entry.path(), out)?;
-        } else {
-            out.push(entry.path().strip_prefix(root).unwrap_or(entry.path()).as_str().to_string());
-        }
-    }
-    Ok(())
 }
 
 /// Timestamp of every file xtask installs into a layer (1980-01-01, as in wheels), so an

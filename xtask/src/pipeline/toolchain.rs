@@ -150,11 +150,10 @@ pub fn ensure_build_image(sh: &Shell, engine: &Engine, repo: &Repo, id: &str) ->
     }
     let build = Build {
         context: ctx.clone(),
-        dockerfile: None,
-        tag: tag.clone(),
+        tag: Some(tag.clone()),
         build_args: vec![("PYTHON_IMAGE".into(), t.python_image.clone())],
         labels: vec![("xtask.toolchain".into(), tag.clone())],
-        no_cache: false,
+        ..Build::default()
     };
     let built = engine.build(&build, &mut |_| {});
     let _ = fs::remove_dir_all(&ctx);

@@ -11,7 +11,7 @@ use fs_err as fs;
 use super::plan::Job;
 use crate::engine::Container;
 use crate::files::owner_of;
-use crate::hash::{self, Sha256};
+use crate::hash::Sha256;
 use crate::model::names::PackageName;
 use crate::model::Repo;
 use crate::session::Session;
@@ -47,11 +47,13 @@ pub fn cache(repo: &Repo) -> WheelCache {
 pub fn provide(session: &Session, jobs: &[&Job]) -> Result<Built> {
     let cache = cache(session.repo()?);
     let mut built = Built::default();
-    let missing: Vec<&Job> = jobs
-        .iter()
-        .copied()
-        .filter(|j| cache.get(&j.key).is_none() && built.keys.insert(j.key.clone()))
-        .collect();
+    let mut missing: Vec<&Job> = Vec::new();
+    for job in jobs {
+        // A cached wheel is checked against its record here; a bad one is built again.
+        if cache.get(&job.key)?.is_none() && built.keys.insert(job.key.clone()) {
+            missing.push(job);
+        }
+    }
     if missing.is_empty() {
         return Ok(built);
     }
@@ -72,11 +74,11 @@ pub fn wheels(repo: &Repo, jobs: &[Job], built: &BTreeSet<String>) -> Result<Vec
     let cache = cache(repo);
     jobs.iter()
         .map(|j| {
-            let file = cache
-                .get(&j.key)
-                .with_context(|| format!("wheel for {} missing from the cache", j.name))?;
-            let sha256 = hash::of_file(&file)?;
+            let entry = cache.get(&j.key)?;
+            let entry =
+                entry.with_context(|| format!("wheel for {} missing from the cache", j.name))?;
             let cached = !built.contains(&j.key);
+            let (file, sha256) = (entry.file, entry.sha256);
             Ok(LocalWheel { name: j.name.clone(), dir: j.dir.clone(), file, sha256, cached })
         })
         .collect()

@@ -203,10 +203,10 @@ impl Case<'_> {
         let build = Build {
             context: self.repo.clone(),
             dockerfile: Some(self.root.join(dockerfile)),
-            tag: tag.clone(),
+            tag: Some(tag.clone()),
             build_args: vec![("PROJECT_DIR".into(), self.project.clone())],
-            labels: Vec::new(),
             no_cache: !edit,
+            ..Build::default()
         };
         let start = Instant::now();
         self.session.engine()?.build(&build, &mut |_| {})?;

@@ -12,6 +12,7 @@ use crate::files::owner_of;
 use crate::hash::Sha256;
 use crate::model::lock::Pinned;
 use crate::session::Session;
+use crate::wheel::cache::WheelCache;
 use crate::wheel::WheelName;
 
 /// Downloads `missing` with pip in the runtime image (so pip picks files for its platform),
@@ -141,13 +142,16 @@ fn build_sdists(
         })?;
     }
     let built = tmp.join("built");
-    fs::create_dir_all(house.join(FROM_SDIST))?;
-    for entry in built.read_dir_utf8().with_context(|| format!("read folder {built}"))? {
-        let entry = entry?;
-        let dest = house.join(FROM_SDIST).join(entry.file_name());
-        if !dest.exists() {
-            fs::rename(entry.path(), &dest)?;
-        }
+    let cache = WheelCache::new(house.join(FROM_SDIST));
+    for (_, hash) in sdists {
+        let dir = built.join(hash.hex());
+        let wheel = dir
+            .read_dir_utf8()
+            .with_context(|| format!("read folder {dir}"))?
+            .filter_map(Result::ok)
+            .find(|e| e.file_name().ends_with(".whl"));
+        let wheel = wheel.with_context(|| format!("no wheel came out of the sdist {hash}"))?;
+        cache.put(hash.hex(), wheel.file_name(), &fs::read(wheel.path())?)?;
     }
     Ok(())
 }

@@ -4,9 +4,11 @@
 
 use anyhow::{bail, Context, Result};
 
+pub mod dockerfile;
 mod jobs;
 mod lock;
 
+pub use dockerfile::ProjectDockerfile;
 pub use jobs::{jobs, Job};
 pub use lock::{resolve, Groups, Resolved};
 
@@ -31,11 +33,14 @@ pub struct Request {
 /// One project to build: where it is, what it will be called, and what goes into it.
 pub struct Target {
     pub idx: usize,
+    /// The image's name, without registry or tag (`gw-iaas/export`).
+    pub name: String,
     pub reference: String,
     pub runtime_image: String,
     pub runtime: Runtime,
     pub jobs: Vec<Job>,
     pub third_party: Resolved,
+    pub dockerfile: ProjectDockerfile,
 }
 
 /// Resolves every target of `request` and checks everything that can fail before any build.
@@ -67,8 +72,18 @@ pub fn targets(session: &Session, request: &Request) -> Result<Vec<Target>> {
                 all.join(", ")
             );
         }
-        let reference = image_reference(repo, idx, request)?;
+        let (name, reference) = image_reference(repo, idx, request)?;
+        refuse_shared_name(repo, idx, &name)?;
         let runtime_image = repo.config.runtime_image(&pkg.dir);
+        let dockerfile = dockerfile::read(repo, &pkg.dir)?;
+        if let ProjectDockerfile::Standalone { path, from } = &dockerfile {
+            session.ui.line(&format!(
+                "note: {path} starts FROM {from}, not FROM app, so it is not an extension of the \
+                 project's image; building {} from {} alone",
+                pkg.dir,
+                super::stage::TEMPLATE
+            ));
+        }
         let closure = closure(repo, idx)?;
         let jobs = jobs(repo, &closure, session.toolchain_id()?)?;
         let runtime = if request.dry_run {
@@ -77,7 +92,16 @@ pub fn targets(session: &Session, request: &Request) -> Result<Vec<Target>> {
             session.runtime(&runtime_image)?
         };
         let third_party = resolve(repo, idx, Groups::Main, &runtime)?;
-        targets.push(Target { idx, reference, runtime_image, runtime, jobs, third_party });
+        targets.push(Target {
+            idx,
+            name,
+            reference,
+            runtime_image,
+            runtime,
+            jobs,
+            third_party,
+            dockerfile,
+        });
     }
     if request.push && request.registry.is_none() {
         bail!("--push needs --registry (or XTASK_REGISTRY), e.g. --registry 127.0.0.1:5000");
@@ -116,11 +140,32 @@ pub fn fail_on(problems: &[Problem]) -> Result<()> {
     Ok(())
 }
 
-/// `[registry/]name:tag`, the name from `[projects."<dir>"] image` or the package name.
-fn image_reference(repo: &Repo, idx: usize, request: &Request) -> Result<String> {
+/// The image name of a project: `[projects."<dir>"] image`, or its package name.
+pub fn image_name(repo: &Repo, idx: usize) -> String {
     let pkg = &repo.graph.packages[idx];
     let configured = repo.config.projects.get(&pkg.dir).and_then(|p| p.image.clone());
-    let name = configured.unwrap_or_else(|| pkg.name.to_string());
+    configured.unwrap_or_else(|| pkg.name.to_string())
+}
+
+/// Two projects whose images share a name would overwrite each other's tag and context.
+fn refuse_shared_name(repo: &Repo, idx: usize, name: &str) -> Result<()> {
+    let g = &repo.graph;
+    let other = projects(repo).into_iter().find(|&i| i != idx && image_name(repo, i) == name);
+    if let Some(other) = other {
+        let (a, b) = (&g.packages[idx].dir, &g.packages[other].dir);
+        bail!(
+            "{a} and {b} both make the image {name:?}; give one its own name in {}: \
+             [projects.\"{b}\"] image = \"…\"",
+            crate::config::CONFIG_PATH
+        );
+    }
+    Ok(())
+}
+
+/// The image name and `[registry/]name:tag`.
+fn image_reference(repo: &Repo, idx: usize, request: &Request) -> Result<(String, String)> {
+    let pkg = &repo.graph.packages[idx];
+    let name = image_name(repo, idx);
     let mut reference = format!("{name}:{}", request.tag);
     if let Some(registry) = &request.registry {
         reference = format!("{}/{reference}", registry.trim_end_matches('/'));
@@ -128,5 +173,12 @@ fn image_reference(repo: &Repo, idx: usize, request: &Request) -> Result<String>
     reference::validate(&reference)
         .map_err(anyhow::Error::msg)
         .with_context(|| format!("name the image of {}", pkg.dir))?;
-    Ok(reference)
+    Ok((name, reference))
+}
+
+impl Target {
+    /// The folder of its context under `target/xtask/contexts/`: the image name, one level.
+    pub fn context_name(&self) -> String {
+        self.name.replace('/', "-")
+    }
 }
