@@ -136,7 +136,8 @@ fn bad_input_is_a_clear_error() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        text(&out.stderr).contains("the Docker engine is not running"),
+        text(&out.stderr)
+            .contains("the engine at DOCKER_HOST=unix:///nonexistent/docker.sock does not answer"),
         "{}",
         text(&out.stderr)
     );

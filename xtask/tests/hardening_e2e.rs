@@ -548,3 +548,65 @@ fn what_a_killed_run_left_is_removed_and_what_a_live_run_uses_is_not() {
     );
     docker(&["rm", "-f", &really_live]);
 }
+
+#[test]
+fn an_engine_that_does_not_answer_is_named_with_what_to_do() {
+    let dir = scratch("no-engine");
+    let shim = dir.join("docker");
+    fs::write(&shim, "#!/bin/sh\nexit 1\n").unwrap();
+    fs::set_permissions(&shim, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let out = xtask_cmd(&repo_root(), &shared_cache(), &["build-image", "hello-world"])
+        .env("DOCKER", &shim)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("the Docker engine is not running")
+            && text(&out.stderr).contains("cargo xtask up")
+    );
+    // `up` with DOCKER_HOST at a missing socket starts no second dockerd: it names the host.
+    let out = xtask_cmd(&repo_root(), &shared_cache(), &["up"])
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("DOCKER_HOST=unix:///nonexistent/docker.sock"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn a_package_folder_that_is_a_symlink_is_named_as_one() {
+    let repo = sample_copy("symlinked-lib");
+    let real = repo.join("libs/hermes/real-typeo");
+    fs::rename(repo.join("libs/hermes/hermes.typeo"), &real).unwrap();
+    std::os::unix::fs::symlink(&real, repo.join("libs/hermes/hermes.typeo")).unwrap();
+    edit(
+        &repo.join("docker/images.toml"),
+        "exclude = [",
+        "exclude = [\"libs/hermes/real-typeo\", ",
+    );
+    let stderr = fails(&repo, &["build-image", "hello-world", "--dry-run"]);
+    assert!(
+        stderr.contains("symlinked folder") && stderr.contains("libs/hermes/hermes.typeo"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_missing_python_image_gets_the_missing_base_image_message() {
+    let repo = sample_copy("no-python-image");
+    edit(
+        &repo.join("docker/images.toml"),
+        "python_image = \"python:3.11-slim\"",
+        "python_image = \"python:0.0-missing\"",
+    );
+    fs::remove_file(repo.join("docker/toolchain.lock")).unwrap();
+    let stderr = fails(&repo, &["lock", "--toolchain"]);
+    assert!(
+        stderr.contains("the base image python:0.0-missing is missing") && !stderr.contains("125"),
+        "{stderr}"
+    );
+}

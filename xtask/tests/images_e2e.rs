@@ -240,7 +240,8 @@ fn bad_input_fails_before_any_build() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        text(&out.stderr).contains("the Docker engine is not running"),
+        text(&out.stderr)
+            .contains("the engine at DOCKER_HOST=unix:///nonexistent/docker.sock does not answer"),
         "{}",
         text(&out.stderr)
     );

@@ -56,10 +56,17 @@ impl Engine {
             v if out.status.success() && !v.is_empty() => {
                 Ok(Engine { bin, swept: Default::default() })
             }
-            _ => bail!(
-                "the Docker engine is not running ({bin} cannot reach it); run `cargo xtask up`, \
-                 which installs and starts one, or start it yourself (`systemctl start docker`)"
-            ),
+            _ => match std::env::var("DOCKER_HOST") {
+                Ok(host) => bail!(
+                    "the engine at DOCKER_HOST={host} does not answer ({bin} cannot reach it); \
+                     start it, or unset DOCKER_HOST to use the local engine"
+                ),
+                Err(_) => bail!(
+                    "the Docker engine is not running ({bin} cannot reach it); run `cargo xtask \
+                     up`, which installs and starts one, or start it yourself (`systemctl start \
+                     docker`)"
+                ),
+            },
         }
     }
 

@@ -28,6 +28,8 @@ pub enum DirState {
     NoManifest,
     /// Has a manifest, but discovery skips the folder (hidden, build output, excluded).
     Skipped,
+    /// The folder, or one above it, is a symlink, which discovery never follows.
+    Symlink,
 }
 
 /// What a manifest is to the repo. Packages are libs or projects; `Config` marks a manifest
@@ -190,6 +192,7 @@ impl Graph {
             DirState::Missing => Unresolvable::Missing { dir },
             DirState::NoManifest => Unresolvable::NoManifest { dir },
             DirState::Skipped => Unresolvable::Skipped { dir },
+            DirState::Symlink => Unresolvable::Symlink { dir },
         }
     }
 

@@ -212,6 +212,13 @@ fn decode(bytes: Vec<u8>) -> Result<String, String> {
 
 fn probe(root: &Utf8Path, dir: &str) -> DirState {
     let path = root.join(dir);
+    let mut prefix = root.to_owned();
+    for part in dir.split('/') {
+        prefix.push(part);
+        if fs::symlink_metadata(&prefix).is_ok_and(|m| m.file_type().is_symlink()) {
+            return DirState::Symlink;
+        }
+    }
     if !path.is_dir() {
         DirState::Missing
     } else if !path.join("pyproject.toml").is_file() {

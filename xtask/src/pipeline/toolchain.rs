@@ -106,6 +106,7 @@ pub fn download(
     requirements: &str,
     hashed: bool,
 ) -> Result<Utf8PathBuf> {
+    engine.require_image(sh, &repo.config.toolchain.python_image)?;
     let tmp = repo.scratch("toolchain")?;
     fs::write(tmp.join("pins.txt"), requirements)?;
     let strict: &[&str] = if hashed { &["--require-hashes", "--no-deps"] } else { &[] };

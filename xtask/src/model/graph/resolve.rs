@@ -40,6 +40,10 @@ pub enum Unresolvable {
     Skipped {
         dir: String,
     },
+    /// The folder, or one above it, is a symlink.
+    Symlink {
+        dir: String,
+    },
 }
 
 impl Unresolvable {
@@ -77,6 +81,11 @@ impl Unresolvable {
             Unresolvable::NoManifest { dir } => format!(
                 "{key}: points to {dir}, which has no pyproject.toml; add a manifest there or fix \
                  the path"
+            ),
+            Unresolvable::Symlink { dir } => format!(
+                "{key}: points to {dir}, which is (or is inside) a symlinked folder; xtask never \
+                 follows one (it could leave the repo or loop): point the dependency at the real \
+                 folder, or put the package itself there"
             ),
             Unresolvable::Skipped { dir } => format!(
                 "{key}: points to {dir}, which discovery skips (a hidden or build-output folder, \
