@@ -1,0 +1,2 @@
+def hello() -> str:
+    return "hatch-lib 0.1.0"

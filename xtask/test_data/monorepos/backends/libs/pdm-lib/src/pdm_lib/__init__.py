@@ -1,0 +1,2 @@
+def hello() -> str:
+    return "pdm-lib 0.2.0"

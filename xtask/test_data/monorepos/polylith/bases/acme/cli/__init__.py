@@ -1,0 +1,3 @@
+from acme.cli.core import main
+
+__all__ = ["main"]

@@ -1,0 +1,3 @@
+from acme.greeting.core import greet, hello
+
+__all__ = ["greet", "hello"]

@@ -1,0 +1,2 @@
+def hello() -> str:
+    return "pylock-base 0.1.0"

@@ -1,0 +1,2 @@
+def hello() -> str:
+    return "mathx 0.1.0"
