@@ -13,7 +13,7 @@ use crate::files::write_atomic;
 use crate::model::Repo;
 
 /// Bumped when the probe asks for more, so older cached answers are not reused.
-const PROBE_VERSION: u32 = 1;
+const PROBE_VERSION: u32 = 2;
 
 /// Asks the image's Python for the PEP 508 environment markers and its libc.
 const PROBE: &str = r#"
@@ -25,6 +25,8 @@ print(json.dumps({
     "sys_platform": sys.platform,
     "platform_system": platform.system(),
     "platform_machine": platform.machine(),
+    "platform_release": platform.release(),
+    "platform_version": platform.version(),
     "os_name": os.name,
     "libc": "-".join(platform.libc_ver()),
 }))
@@ -39,6 +41,9 @@ pub struct Runtime {
     pub sys_platform: String,
     pub platform_system: String,
     pub platform_machine: String,
+    /// The kernel's, as seen in a container: the build machine's.
+    pub platform_release: String,
+    pub platform_version: String,
     pub os_name: String,
     /// `glibc-2.36`, or empty where the C library is not glibc.
     pub libc: String,
@@ -55,6 +60,8 @@ impl Runtime {
             sys_platform: "linux".into(),
             platform_system: "Linux".into(),
             platform_machine: "x86_64".into(),
+            platform_release: "6.1.0".into(),
+            platform_version: "#1 SMP".into(),
             os_name: "posix".into(),
             libc: "glibc-2.36".into(),
         }

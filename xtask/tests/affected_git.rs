@@ -277,7 +277,7 @@ fn ci_pushes_the_affected_images_to_a_registry() {
     assert!(table.contains(&format!("| `{image}` |")), "{table}");
     // On the default branch the same image is also pushed as `latest`; pull both back.
     for reference in [image.to_string(), format!("{registry}/hello-world:latest")] {
-        let _ = docker(&["rmi", &reference]);
+        let _ = docker(&["rmi", "--no-prune", &reference]);
         assert!(docker(&["pull", &reference]).status.success(), "{reference}");
     }
     let out = docker(&["run", "--rm", image, "hello-world"]);

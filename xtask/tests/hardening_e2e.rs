@@ -242,7 +242,7 @@ fn dockerignore_rules_match_the_engine() {
         .unwrap();
     assert!(!refused.status.success(), "the engine took an invalid pattern");
     assert_eq!(DockerIgnore::parse("ok\nconf/[\n").unwrap_err().line, 2);
-    docker(&["rmi", &tag]);
+    docker(&["rmi", "--no-prune", &tag]);
 }
 
 #[test]

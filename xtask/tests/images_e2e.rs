@@ -137,7 +137,8 @@ fn no_op_calls_no_build_and_a_removed_image_is_rebuilt() {
     );
 
     let image = format!("hello-world:{tag}");
-    docker(&["rmi", &image]);
+    // --no-prune: the untagged images under it are the cache that concurrent tests build on.
+    docker(&["rmi", "--no-prune", &image]);
     let out =
         xtask_cmd(&root, &shared_cache(), &["build-image", "hello-world", "--tag", &tag, "--json"])
             .env("DOCKER", &shim)
@@ -284,7 +285,7 @@ fn push_to_a_local_registry_then_pull_and_run() {
     let image = row["image"].as_str().unwrap();
     assert_eq!(image, format!("{registry}/hello-world:{tag}"));
     assert!(row["digest"].as_str().unwrap().starts_with("sha256:"));
-    docker(&["rmi", image]);
+    docker(&["rmi", "--no-prune", image]);
     let pulled = docker(&["pull", image]);
     assert!(pulled.status.success());
     let out = docker(&["run", "--rm", image, "hello-world"]);

@@ -160,11 +160,24 @@ impl Graph {
     fn resolve(&mut self, repo_abs: &str, probe: &dyn Fn(&str) -> DirState) {
         let by_dir: BTreeMap<&str, usize> =
             self.packages.iter().enumerate().map(|(i, p)| (p.dir.as_str(), i)).collect();
+        let (mut edges, mut unresolved) = (Vec::new(), Vec::new());
         for (from, pkg) in self.packages.iter().enumerate() {
+            // A uv workspace root's [tool.uv.sources] apply to its members too.
+            let inherited = resolve::workspace_roots(self, &pkg.dir)
+                .into_iter()
+                .find(|(root, m)| *root != pkg.dir && resolve::is_member(root, m, &pkg.dir));
             for (dep_idx, dep) in pkg.manifest.deps.iter().enumerate() {
-                let target = match &dep.source {
-                    Source::Path { path, .. } => resolve::path(repo_abs, pkg, path),
-                    Source::Workspace => resolve::workspace(self, pkg, dep),
+                let from_root =
+                    inherited.and_then(|(root, m)| Some((root, m.uv_sources.get(&dep.name)?)));
+                let target = match (&dep.source, from_root) {
+                    (Source::Path { path, .. }, _) => resolve::path(repo_abs, &pkg.dir, path),
+                    (Source::Workspace, _) => resolve::workspace(self, pkg, dep),
+                    (Source::Registry(_), Some((root, Source::Path { path, .. }))) => {
+                        resolve::path(repo_abs, root, path)
+                    }
+                    (Source::Registry(_), Some((_, Source::Workspace))) => {
+                        resolve::workspace(self, pkg, dep)
+                    }
                     _ => continue,
                 };
                 let result = target.and_then(|dir| match by_dir.get(dir.as_str()) {
@@ -172,11 +185,22 @@ impl Graph {
                     None => Err(self.missing(&dir, probe)),
                 });
                 match result {
-                    Ok(to) => self.edges.push(Edge { from, to, dep: dep_idx }),
-                    Err(why) => self.unresolved.push(Unresolved { from, dep: dep_idx, why }),
+                    Ok(to) => edges.push(Edge { from, to, dep: dep_idx }),
+                    Err(why) => unresolved.push(Unresolved { from, dep: dep_idx, why }),
                 }
             }
         }
+        (self.edges, self.unresolved) = (edges, unresolved);
+    }
+
+    /// The folder of the uv workspace root the package at `idx` belongs to (itself included).
+    pub fn uv_workspace_root(&self, idx: usize) -> Option<String> {
+        let dir = &self.packages[idx].dir;
+        let roots = resolve::workspace_roots(self, dir);
+        roots
+            .into_iter()
+            .find(|(root, m)| resolve::is_member(root, m, dir))
+            .map(|(root, _)| root.to_string())
     }
 
     /// Why `dir` holds no package the graph knows.

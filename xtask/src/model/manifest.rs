@@ -5,17 +5,25 @@ use std::collections::BTreeMap;
 use toml::{Table, Value};
 
 use super::names::{normalize, parse_requirement, PackageName};
+use super::versions::Constraint;
+use layout::read_layout;
 use sections::{read_groups, read_scripts, shadow_main_by_local_groups};
 
 /// The dependency group every runtime dependency belongs to.
 pub const MAIN: &str = "main";
 
-/// What one pyproject.toml declares, as far as building images needs it.
+/// What one package's manifest declares, as far as building images needs it.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Manifest {
-    /// The distribution name as written (`hermes.quiver`); `None` for config-only manifests.
+    /// The distribution name as written (`hermes.quiver`); `None` for config-only manifests
+    /// (and for an unnamed Poetry app in non-package mode).
     pub name: Option<String>,
     pub version: Option<String>,
+    /// False for a Poetry app with `package-mode = false`: its dependencies install, its own
+    /// files are copied, no wheel is built of it.
+    pub package_mode: bool,
+    /// Which Pythons it supports: `requires-python` (PEP 440) or Poetry's `python`.
+    pub requires_python: Option<PythonConstraint>,
     pub deps: Vec<Dependency>,
     /// Console scripts: command name to `module:function`.
     pub scripts: BTreeMap<String, String>,
@@ -27,6 +35,42 @@ pub struct Manifest {
     /// Folders (relative to the manifest) that hold the importable packages: the `from` of
     /// `[tool.poetry] packages`, or empty when they sit next to the manifest.
     pub source_roots: Vec<String>,
+    /// `[tool.poetry] packages`: what goes into the wheel, `from` folders that may lie outside
+    /// the package (Polylith bricks).
+    pub includes: Vec<Include>,
+    /// `[tool.uv.sources]` as declared here: a workspace root's apply to its members too.
+    pub uv_sources: BTreeMap<PackageName, Source>,
+}
+
+/// A Python constraint and the syntax it is written in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PythonConstraint {
+    Pep440(String),
+    Poetry(String),
+}
+
+impl PythonConstraint {
+    pub fn parse(&self) -> Result<Constraint, String> {
+        match self {
+            PythonConstraint::Pep440(c) => Constraint::pep440(c),
+            PythonConstraint::Poetry(c) => Constraint::poetry(c),
+        }
+    }
+
+    /// Where it is declared.
+    pub fn key(&self) -> &'static str {
+        match self {
+            PythonConstraint::Pep440(_) => "[project] requires-python",
+            PythonConstraint::Poetry(_) => "[tool.poetry.dependencies] python",
+        }
+    }
+}
+
+/// One `[tool.poetry] packages` entry: the folder or module to include, from where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Include {
+    pub include: String,
+    pub from: Option<String>,
 }
 
 /// One declared dependency, local or not.
@@ -42,6 +86,8 @@ pub struct Dependency {
     pub optional: bool,
     pub enabled_by: Vec<String>,
     pub markers: Option<String>,
+    /// Poetry's `python = "…"` on one dependency: which Pythons it applies to.
+    pub python: Option<String>,
     /// Where it is declared, for error messages: `[tool.poetry.dependencies] "hermes.quiver"`.
     pub key: String,
 }
@@ -94,19 +140,28 @@ fn read_identity(
     poetry: Option<&Table>,
     m: &mut Manifest,
 ) -> Result<(), String> {
+    m.package_mode = true;
     if let Some(project) = project {
         m.name = valid_name(str_at(project, "name", "[project]")?, "[project]")?;
         m.version = str_at(project, "version", "[project]")?;
+        if let Some(c) = str_at(project, "requires-python", "[project]")? {
+            Constraint::pep440(&c).map_err(|e| format!("[project] requires-python: {e}"))?;
+            m.requires_python = Some(PythonConstraint::Pep440(c));
+        }
     }
     if let Some(poetry) = poetry {
-        let package_mode = poetry.get("package-mode").and_then(Value::as_bool).unwrap_or(true);
-        if !package_mode {
-            m.name = None;
-        } else if m.name.is_none() {
+        m.package_mode = poetry.get("package-mode").and_then(Value::as_bool).unwrap_or(true);
+        if m.name.is_none() {
             m.name = valid_name(str_at(poetry, "name", "[tool.poetry]")?, "[tool.poetry]")?;
         }
         if m.version.is_none() {
             m.version = str_at(poetry, "version", "[tool.poetry]")?;
+        }
+        let python =
+            poetry.get("dependencies").and_then(|d| d.get("python")).and_then(Value::as_str);
+        if let (None, Some(c)) = (&m.requires_python, python) {
+            Constraint::poetry(c).map_err(|e| format!("[tool.poetry.dependencies] python: {e}"))?;
+            m.requires_python = Some(PythonConstraint::Poetry(c.to_string()));
         }
     }
     Ok(())
@@ -167,32 +222,6 @@ fn read_optional(
     Ok(())
 }
 
-/// Where the sources live (`[tool.poetry] packages` `from`), the build system and uv members.
-fn read_layout(doc: &Table, poetry: Option<&Table>, m: &mut Manifest) -> Result<(), String> {
-    if let Some(packages) = poetry.and_then(|p| p.get("packages")).and_then(Value::as_array) {
-        for from in packages.iter().filter_map(|p| p.get("from")).filter_map(Value::as_str) {
-            if !m.source_roots.iter().any(|r| r == from) {
-                m.source_roots.push(from.to_string());
-            }
-        }
-    }
-    if let Some(build) = sub(doc, &["build-system"]) {
-        m.build_backend = str_at(build, "build-backend", "[build-system]")?;
-        if let Some(req) = build.get("requires") {
-            m.build_requires = str_array(req, "[build-system] requires")?;
-        }
-    }
-    if let Some(ws) = sub(doc, &["tool", "uv", "workspace"]) {
-        if let Some(v) = ws.get("members") {
-            m.uv_members = str_array(v, "[tool.uv.workspace] members")?;
-        }
-        if let Some(v) = ws.get("exclude") {
-            m.uv_exclude = str_array(v, "[tool.uv.workspace] exclude")?;
-        }
-    }
-    Ok(())
-}
-
 /// Tables that say where a PEP 621 dependency comes from.
 struct Enrichment<'a> {
     poetry: Option<&'a Table>,
@@ -222,7 +251,7 @@ fn find_normalized<'a>(table: Option<&'a Table>, name: &str) -> Option<(&'a Stri
     table?.iter().find(|(k, _)| normalize(k) == name)
 }
 
-fn uv_source(value: &Value, key: &str) -> Result<Option<Source>, String> {
+pub(super) fn uv_source(value: &Value, key: &str) -> Result<Option<Source>, String> {
     let table = match value {
         Value::Table(t) => t,
         // A list of sources chosen by markers: the first local one speaks for the package.
@@ -257,13 +286,19 @@ fn pep508_dep(
     enrich: &Enrichment,
 ) -> Result<Dependency, String> {
     let r = parse_requirement(req).map_err(|e| format!("{key}: {e}"))?;
-    let name = PackageName::new(&r.name);
+    let name = PackageName::parse(&r.name).map_err(|e| format!("{key}: {e}"))?;
     let (source, key) = match enrich.source(&name)? {
         Some((source, source_key)) => (source, source_key),
         None if r.spec.starts_with('@') => {
-            (Source::Remote(r.spec.trim_start_matches('@').trim().to_string()), key.to_string())
+            let url = r.spec.trim_start_matches('@').trim();
+            (url_source(url), format!("{key} {:?}", r.name))
         }
-        None => (Source::Registry(r.spec.clone()), format!("{key} {:?}", r.name)),
+        None => {
+            let spec = r.spec.trim().trim_start_matches('(').trim_end_matches(')');
+            let key = format!("{key} {:?}", r.name);
+            Constraint::pep440(spec).map_err(|e| format!("{key}: {e}"))?;
+            (Source::Registry(spec.to_string()), key)
+        }
     };
     Ok(Dependency {
         name,
@@ -273,8 +308,24 @@ fn pep508_dep(
         optional: false,
         enabled_by: Vec::new(),
         markers: r.markers,
+        python: None,
         key,
     })
+}
+
+/// A PEP 508 URL requirement: a `file:` URL is a local folder (Poetry 2 writes
+/// `lib @ file:///${PROJECT_ROOT}/../lib`), anything else is remote.
+fn url_source(url: &str) -> Source {
+    let Some(rest) = url.strip_prefix("file:") else { return Source::Remote(url.to_string()) };
+    let path = rest.trim_start_matches("//");
+    let path = match path
+        .strip_prefix("/${PROJECT_ROOT}")
+        .or_else(|| path.strip_prefix("${PROJECT_ROOT}"))
+    {
+        Some(below) => format!(".{below}"),
+        None => path.to_string(),
+    };
+    Source::Path { path, develop: false }
 }
 
 /// A `[tool.poetry…dependencies]` entry: a constraint string, a table, or a list of tables.
@@ -293,20 +344,21 @@ fn poetry_dep(
         optional: false,
         enabled_by: Vec::new(),
         markers: None,
+        python: None,
         key: key.clone(),
     };
+    let registry = |c: &str| -> Result<Source, String> {
+        Constraint::poetry(c).map_err(|e| format!("{key}: {e}"))?;
+        Ok(Source::Registry(c.to_string()))
+    };
     match value {
-        Value::String(constraint) => {
-            Ok(vec![Dependency { source: Source::Registry(constraint.clone()), ..base }])
-        }
+        Value::String(constraint) => Ok(vec![Dependency { source: registry(constraint)?, ..base }]),
         Value::Table(t) => Ok(vec![poetry_dep_table(t, base)?]),
         Value::Array(items) => items
             .iter()
             .map(|item| match item {
                 Value::Table(t) => poetry_dep_table(t, base.clone()),
-                Value::String(c) => {
-                    Ok(Dependency { source: Source::Registry(c.clone()), ..base.clone() })
-                }
+                Value::String(c) => Ok(Dependency { source: registry(c)?, ..base.clone() }),
                 _ => Err(format!("{key}: each entry must be a table or a constraint string")),
             })
             .collect(),
@@ -331,18 +383,20 @@ fn poetry_dep_table(t: &Table, mut dep: Dependency) -> Result<Dependency, String
     } else if let Some(url) = get_str("git")?.or(get_str("url")?) {
         Source::Remote(url)
     } else {
-        Source::Registry(get_str("version")?.unwrap_or_default())
+        let constraint = get_str("version")?.unwrap_or_else(|| "*".into());
+        Constraint::poetry(&constraint).map_err(|e| format!("{key} version: {e}"))?;
+        Source::Registry(constraint)
     };
     dep.optional = t.get("optional").and_then(Value::as_bool).unwrap_or(false);
     if let Some(extras) = t.get("extras") {
         dep.extras =
             str_array(extras, &format!("{key} extras"))?.iter().map(|e| normalize(e)).collect();
     }
-    let python = get_str("python")?.map(|p| format!("python_version {p}"));
-    dep.markers = match (get_str("markers")?, python) {
-        (Some(m), Some(p)) => Some(format!("({m}) and {p}")),
-        (m, p) => m.or(p),
-    };
+    dep.python = get_str("python")?;
+    if let Some(python) = &dep.python {
+        Constraint::poetry(python).map_err(|e| format!("{key} python: {e}"))?;
+    }
+    dep.markers = get_str("markers")?;
     Ok(dep)
 }
 
@@ -388,6 +442,7 @@ fn str_array(value: &Value, key: &str) -> Result<Vec<String>, String> {
         .collect()
 }
 
+mod layout;
 mod sections;
 
 #[cfg(test)]

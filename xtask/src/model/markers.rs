@@ -1,44 +1,77 @@
-//! PEP 508 environment markers, evaluated for the runtime without I/O.
+//! PEP 508 environment markers, evaluated for a runtime as pip's `packaging` does, without I/O.
+//!
+//! Comparisons use PEP 440 (pep440_rs) whenever the right side with the operator makes a
+//! version specifier and the left side a version, and Python's string operators otherwise;
+//! `extra` is compared normalised (PEP 685) against each requested extra in turn; PEP 751's
+//! `extras` and `dependency_groups` are sets. pep508_rs is not used for evaluation: it reduces
+//! `python_full_version < '3.11.2.post1'` to `< '3.11.2'` (false for 3.11.2, where PEP 440 and
+//! pip say true), and does not know `dependency_groups`.
 
-use std::cmp::Ordering;
 use std::collections::BTreeSet;
+use std::str::FromStr;
+
+use pep440_rs::{Version, VersionSpecifier};
 
 use super::names::normalize;
 use crate::runtime::Runtime;
 
-/// The environment markers are evaluated in, plus the extras requested of the package.
+/// The environment markers are evaluated in, plus what the package was asked for.
 pub struct Env<'a> {
     pub runtime: &'a Runtime,
+    /// Extras requested of the package (normalised).
     pub extras: &'a BTreeSet<String>,
+    /// Dependency groups being installed (PEP 751 locks), normalised.
+    pub groups: &'a BTreeSet<String>,
+}
+
+/// A marker value: a variable's value or a literal.
+#[derive(Debug, Clone, PartialEq)]
+enum Value {
+    Str(String),
+    /// `extra`: compared against each requested extra.
+    Extra,
+    /// A set-valued variable (`extras`, `dependency_groups`).
+    Set(BTreeSet<String>),
 }
 
 impl Env<'_> {
-    fn var(&self, name: &str) -> Option<String> {
+    fn var(&self, name: &str) -> Option<Value> {
         let r = self.runtime;
-        Some(match name {
-            "python_version" => r.python_version(),
-            "python_full_version" | "implementation_version" => r.python_full_version.clone(),
-            "sys_platform" => r.sys_platform.clone(),
-            "platform_system" => r.platform_system.clone(),
-            "os_name" => r.os_name.clone(),
-            "platform_machine" => r.platform_machine.clone(),
-            "platform_python_implementation" => r.platform_python_implementation.clone(),
-            "implementation_name" => r.implementation_name.clone(),
-            "platform_release" | "platform_version" => String::new(),
-            _ => return None,
-        })
+        let s = |v: &str| Some(Value::Str(v.to_string()));
+        match name {
+            "python_version" => s(&r.python_version()),
+            "python_full_version" | "implementation_version" => s(&r.python_full_version),
+            "sys_platform" => s(&r.sys_platform),
+            "platform_system" => s(&r.platform_system),
+            "os_name" => s(&r.os_name),
+            "platform_machine" => s(&r.platform_machine),
+            "platform_python_implementation" => s(&r.platform_python_implementation),
+            "implementation_name" => s(&r.implementation_name),
+            "platform_release" => s(&r.platform_release),
+            "platform_version" => s(&r.platform_version),
+            "extra" => Some(Value::Extra),
+            "extras" => Some(Value::Set(self.extras.clone())),
+            "dependency_groups" => Some(Value::Set(self.groups.clone())),
+            _ => None,
+        }
     }
 }
 
 /// Evaluates a marker expression; an error names what could not be read.
 pub fn evaluate(marker: &str, env: &Env) -> Result<bool, String> {
     let tokens = tokenize(marker)?;
-    let mut p = Parser { tokens: &tokens, pos: 0, env };
-    let value = p.or()?;
-    if p.pos != tokens.len() {
-        return Err(format!("marker {marker:?}: unexpected {:?}", tokens[p.pos]));
-    }
-    Ok(value)
+    let tree = Parser { tokens: &tokens, pos: 0, env }.parse(marker)?;
+    // `extra` takes each requested extra in turn (none: the empty string), as pip does.
+    let extras: Vec<&str> = if env.extras.is_empty() {
+        vec![""]
+    } else {
+        env.extras.iter().map(String::as_str).collect()
+    };
+    extras
+        .into_iter()
+        .map(|extra| tree.eval(extra))
+        .collect::<Result<Vec<bool>, String>>()
+        .map(|v| v.contains(&true))
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -58,12 +91,8 @@ fn tokenize(s: &str) -> Result<Vec<Tok>, String> {
         let c = chars[i];
         match c {
             _ if c.is_whitespace() => i += 1,
-            '(' => {
-                out.push(Tok::Open);
-                i += 1;
-            }
-            ')' => {
-                out.push(Tok::Close);
+            '(' | ')' => {
+                out.push(if c == '(' { Tok::Open } else { Tok::Close });
                 i += 1;
             }
             '\'' | '"' => {
@@ -98,6 +127,13 @@ fn tokenize(s: &str) -> Result<Vec<Tok>, String> {
     Ok(out)
 }
 
+/// A parsed marker expression.
+enum Expr {
+    Or(Vec<Expr>),
+    And(Vec<Expr>),
+    Compare { left: Value, op: String, right: Value },
+}
+
 struct Parser<'a> {
     tokens: &'a [Tok],
     pos: usize,
@@ -105,37 +141,45 @@ struct Parser<'a> {
 }
 
 impl Parser<'_> {
+    fn parse(mut self, marker: &str) -> Result<Expr, String> {
+        let expr = self.or()?;
+        match self.tokens.get(self.pos) {
+            None => Ok(expr),
+            Some(t) => Err(format!("marker {marker:?}: unexpected {t:?}")),
+        }
+    }
+
     fn peek_word(&self, w: &str) -> bool {
         matches!(self.tokens.get(self.pos), Some(Tok::Word(x)) if x == w)
     }
 
-    fn or(&mut self) -> Result<bool, String> {
-        let mut v = self.and()?;
+    fn or(&mut self) -> Result<Expr, String> {
+        let mut all = vec![self.and()?];
         while self.peek_word("or") {
             self.pos += 1;
-            v |= self.and()?;
+            all.push(self.and()?);
         }
-        Ok(v)
+        Ok(if all.len() == 1 { all.remove(0) } else { Expr::Or(all) })
     }
 
-    fn and(&mut self) -> Result<bool, String> {
-        let mut v = self.atom()?;
+    fn and(&mut self) -> Result<Expr, String> {
+        let mut all = vec![self.atom()?];
         while self.peek_word("and") {
             self.pos += 1;
-            v &= self.atom()?;
+            all.push(self.atom()?);
         }
-        Ok(v)
+        Ok(if all.len() == 1 { all.remove(0) } else { Expr::And(all) })
     }
 
-    fn atom(&mut self) -> Result<bool, String> {
+    fn atom(&mut self) -> Result<Expr, String> {
         if self.tokens.get(self.pos) == Some(&Tok::Open) {
             self.pos += 1;
-            let v = self.or()?;
+            let inner = self.or()?;
             if self.tokens.get(self.pos) != Some(&Tok::Close) {
                 return Err("marker: missing `)`".into());
             }
             self.pos += 1;
-            return Ok(v);
+            return Ok(inner);
         }
         let left = self.value()?;
         let op = match self.tokens.get(self.pos) {
@@ -152,104 +196,77 @@ impl Parser<'_> {
         };
         self.pos += 1;
         let right = self.value()?;
-        self.compare(left, &op, right)
+        Ok(Expr::Compare { left, op, right })
     }
 
-    /// A value: `(true if it was a variable name, text)`.
-    fn value(&mut self) -> Result<(Option<String>, String), String> {
+    fn value(&mut self) -> Result<Value, String> {
         let tok = self.tokens.get(self.pos).cloned();
         self.pos += 1;
         match tok {
-            Some(Tok::Str(s)) => Ok((None, s)),
-            Some(Tok::Word(w)) if w == "extra" => Ok((Some(w), String::new())),
+            Some(Tok::Str(s)) => Ok(Value::Str(s)),
             Some(Tok::Word(w)) => {
-                let v =
-                    self.env.var(&w).ok_or_else(|| format!("marker: unknown variable {w:?}"))?;
-                Ok((Some(w), v))
+                self.env.var(&w).ok_or_else(|| format!("marker: unknown variable {w:?}"))
             }
             other => Err(format!("marker: expected a value, found {other:?}")),
         }
     }
+}
 
-    fn compare(
-        &self,
-        left: (Option<String>, String),
-        op: &str,
-        right: (Option<String>, String),
-    ) -> Result<bool, String> {
-        // `extra == "x"` asks whether extra x was requested (names compared normalised).
-        if left.0.as_deref() == Some("extra") || right.0.as_deref() == Some("extra") {
-            let wanted = normalize(if left.0.is_some() { &right.1 } else { &left.1 });
-            let has = self.env.extras.contains(&wanted);
-            return match op {
-                "==" | "===" => Ok(has),
-                "!=" => Ok(!has),
-                _ => Err(format!("marker: operator {op:?} is not defined for `extra`")),
-            };
-        }
-        let versiony = [&left.0, &right.0].iter().any(|v| {
-            matches!(
-                v.as_deref(),
-                Some("python_version" | "python_full_version" | "implementation_version")
-            )
-        });
-        let (l, r) = (left.1.as_str(), right.1.as_str());
-        Ok(match op {
-            "in" => r.contains(l),
-            "not in" => !r.contains(l),
-            "===" => l == r,
-            _ if versiony => {
-                let ord = compare_versions(l, r.trim_end_matches(".*"));
-                match op {
-                    "==" if r.ends_with(".*") => prefix_match(l, r.trim_end_matches(".*")),
-                    "!=" if r.ends_with(".*") => !prefix_match(l, r.trim_end_matches(".*")),
-                    "==" => ord == Ordering::Equal,
-                    "!=" => ord != Ordering::Equal,
-                    "<" => ord == Ordering::Less,
-                    "<=" => ord != Ordering::Greater,
-                    ">" => ord == Ordering::Greater,
-                    ">=" => ord != Ordering::Less,
-                    "~=" => ord != Ordering::Less && prefix_match(l, &compatible_prefix(r)),
-                    _ => return Err(format!("marker: unknown operator {op:?}")),
-                }
+impl Expr {
+    fn eval(&self, extra: &str) -> Result<bool, String> {
+        Ok(match self {
+            Expr::Or(all) => {
+                all.iter().map(|e| e.eval(extra)).collect::<Result<Vec<_>, _>>()?.contains(&true)
             }
-            "==" => l == r,
-            "!=" => l != r,
-            "<" => l < r,
-            "<=" => l <= r,
-            ">" => l > r,
-            ">=" => l >= r,
-            _ => return Err(format!("marker: unknown operator {op:?}")),
+            Expr::And(all) => {
+                !all.iter().map(|e| e.eval(extra)).collect::<Result<Vec<_>, _>>()?.contains(&false)
+            }
+            Expr::Compare { left, op, right } => compare(left, op, right, extra)?,
         })
     }
 }
 
-fn release(v: &str) -> Vec<u64> {
-    v.split('.')
-        .map_while(|p| p.chars().take_while(char::is_ascii_digit).collect::<String>().parse().ok())
-        .collect()
-}
-
-/// Compares release segments numerically, padding with zeros (`3.11` == `3.11.0`).
-pub fn compare_versions(a: &str, b: &str) -> Ordering {
-    let (a, b) = (release(a), release(b));
-    for i in 0..a.len().max(b.len()) {
-        match a.get(i).unwrap_or(&0).cmp(b.get(i).unwrap_or(&0)) {
-            Ordering::Equal => continue,
-            o => return o,
+fn compare(left: &Value, op: &str, right: &Value, extra: &str) -> Result<bool, String> {
+    let text = |v: &Value| -> Option<String> {
+        match v {
+            Value::Str(s) => Some(s.clone()),
+            Value::Extra => Some(extra.to_string()),
+            Value::Set(_) => None,
+        }
+    };
+    // `'x' in extras`: set membership, names normalised.
+    if let Value::Set(set) = right {
+        let member = text(left).is_some_and(|l| set.contains(&normalize(&l)));
+        return match op {
+            "in" => Ok(member),
+            "not in" => Ok(!member),
+            _ => Err(format!("marker: operator {op:?} is not defined for a set")),
+        };
+    }
+    let (Some(mut l), Some(mut r)) = (text(left), text(right)) else {
+        return Err("marker: a set can only be the right side of `in`".into());
+    };
+    if matches!(left, Value::Extra) || matches!(right, Value::Extra) {
+        (l, r) = (normalize(&l), normalize(&r));
+    }
+    if !matches!(op, "in" | "not in" | "===") {
+        if let (Ok(spec), Ok(version)) =
+            (VersionSpecifier::from_str(&format!("{op}{r}")), Version::from_str(&l))
+        {
+            return Ok(spec.contains(&version));
         }
     }
-    Ordering::Equal
-}
-
-fn prefix_match(v: &str, prefix: &str) -> bool {
-    let (v, p) = (release(v), release(prefix));
-    p.iter().enumerate().all(|(i, x)| v.get(i).unwrap_or(&0) == x)
-}
-
-fn compatible_prefix(v: &str) -> String {
-    let r = release(v);
-    r[..r.len().saturating_sub(1).max(1)].iter().map(u64::to_string).collect::<Vec<_>>().join(".")
+    Ok(match op {
+        "in" => r.contains(&l),
+        "not in" => !r.contains(&l),
+        "==" | "===" => l == r,
+        "!=" => l != r,
+        "<" => l < r,
+        "<=" => l <= r,
+        ">" => l > r,
+        ">=" => l >= r,
+        _ => return Err(format!("marker: operator {op:?} needs versions on both sides")),
+    })
 }
 
 #[cfg(test)]
@@ -258,7 +275,9 @@ mod tests {
 
     fn eval(m: &str, extras: &[&str]) -> bool {
         let extras: BTreeSet<String> = extras.iter().map(ToString::to_string).collect();
-        evaluate(m, &Env { runtime: &Runtime::assumed(), extras: &extras }).unwrap()
+        let groups = BTreeSet::from(["dev".to_string()]);
+        evaluate(m, &Env { runtime: &Runtime::assumed(), extras: &extras, groups: &groups })
+            .unwrap()
     }
 
     #[test]
@@ -275,19 +294,36 @@ mod tests {
         assert!(eval("python_version ~= \"3.9\"", &[]));
         assert!(eval("'linux' in sys_platform", &[]));
         assert!(eval("\"win\" not in sys_platform", &[]));
+        assert!(eval("'3.8' <= python_version", &[]), "the variable may be on the right");
+    }
+
+    #[test]
+    fn the_cases_a_hand_written_evaluator_got_wrong() {
+        assert!(
+            eval("python_full_version < '3.11.2.post1'", &[]),
+            "3.11.2 comes before its post-release"
+        );
+        assert!(eval("python_version >= \" 3.8\"", &[]), "a space after the operator");
+        assert!(eval("'gcs' in extra", &["gcs"]) && !eval("'gcs' in extra", &[]));
+        assert!(eval("platform_release >= '5'", &[]), "platform_release is read from the image");
+        assert!(
+            eval("'dev' in dependency_groups", &[]) && !eval("'docs' in dependency_groups", &[])
+        );
+        assert!(eval("'tabular' in extras", &["tabular"]));
     }
 
     #[test]
     fn extras_are_looked_up_normalised() {
         assert!(eval("extra == \"Tabular\"", &["tabular"]));
         assert!(!eval("extra == \"gcs\"", &["tabular"]));
-        assert!(eval("python_version >= '3.8' and extra == 'gcs'", &["gcs"]));
+        assert!(eval("python_version >= '3.8' and extra == 'gcs'", &["gcs", "other"]));
+        assert!(!eval("extra == 'gcs'", &[]));
     }
 
     #[test]
     fn bad_markers_are_errors() {
-        let (extras, runtime) = (BTreeSet::new(), Runtime::assumed());
-        let env = Env { runtime: &runtime, extras: &extras };
+        let (extras, groups, runtime) = (BTreeSet::new(), BTreeSet::new(), Runtime::assumed());
+        let env = Env { runtime: &runtime, extras: &extras, groups: &groups };
         assert!(evaluate("nonsense == 'x'", &env).is_err());
         assert!(evaluate("(python_version > '3'", &env).is_err());
     }

@@ -6,6 +6,7 @@ pub mod manifest;
 pub mod markers;
 pub mod names;
 pub mod paths;
+pub mod versions;
 
 use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};

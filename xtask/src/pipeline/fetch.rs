@@ -64,7 +64,7 @@ pub fn cached_status(
 /// Checks the lock is fresh, then fills the wheelhouse and writes the requirements file.
 pub fn provide(session: &Session, resolved: &Resolved) -> Result<Wheelhouse> {
     let repo = session.repo()?;
-    fresh::check(session, &resolved.dir, &resolved.lock_text)?;
+    fresh::check(session, resolved)?;
     let house = Wheelhouse::folder(repo);
     fs::create_dir_all(&house)?;
     let mut discarded = Vec::new();

@@ -1,7 +1,7 @@
 //! Resolving a local dependency to a package folder, and why that can fail.
 
 use super::{Graph, Package, PackageName};
-use crate::model::manifest::Dependency;
+use crate::model::manifest::{Dependency, Manifest};
 use crate::model::paths::{is_within, join, manifest_of, ROOT};
 
 /// Why a local dependency does not resolve to a package of the repo.
@@ -95,9 +95,32 @@ impl Unresolvable {
     }
 }
 
-/// A path dependency: the folder it names, relative to the declaring package.
-pub(super) fn path(repo_abs: &str, pkg: &Package, path: &str) -> Result<String, Unresolvable> {
-    join(repo_abs, &pkg.dir, path).ok_or_else(|| Unresolvable::OutsideRepo { path: path.into() })
+/// A path dependency: the folder it names, relative to `base` (the declaring manifest's).
+pub(super) fn path(repo_abs: &str, base: &str, path: &str) -> Result<String, Unresolvable> {
+    join(repo_abs, base, path).ok_or_else(|| Unresolvable::OutsideRepo { path: path.into() })
+}
+
+/// The uv workspaces enclosing `dir`, innermost first: each root's folder and manifest (a root
+/// is a package or, as often, a manifest with no package of its own).
+pub(super) fn workspace_roots<'g>(g: &'g Graph, dir: &str) -> Vec<(&'g str, &'g Manifest)> {
+    let mut roots: Vec<(&str, &Manifest)> = g
+        .packages
+        .iter()
+        .map(|p| (p.dir.as_str(), &p.manifest))
+        .chain(g.configs.iter().map(|c| (c.dir.as_str(), &c.manifest)))
+        .filter(|(root, m)| !m.uv_members.is_empty() && is_within(dir, root))
+        .collect();
+    roots.sort_by_key(|(root, _)| std::cmp::Reverse(root.len()));
+    roots
+}
+
+/// Whether the folder `dir` is a member of the workspace rooted at `root` (or the root).
+pub(super) fn is_member(root: &str, m: &Manifest, dir: &str) -> bool {
+    let rel = if root == ROOT { Some(dir) } else { dir.strip_prefix(&format!("{root}/")) };
+    let matches = |globs: &[String], rel: &str| {
+        globs.iter().any(|g| glob::Pattern::new(g).is_ok_and(|p| p.matches(rel)))
+    };
+    dir == root || rel.is_some_and(|r| matches(&m.uv_members, r) && !matches(&m.uv_exclude, r))
 }
 
 /// `{ workspace = true }`: the member of an enclosing uv workspace with the dependency's name.
@@ -106,30 +129,9 @@ pub(super) fn workspace(
     pkg: &Package,
     dep: &Dependency,
 ) -> Result<String, Unresolvable> {
-    let packages = &g.packages;
-    // Workspace roots are packages or, as often, manifests with no package of their own.
-    let roots = packages
-        .iter()
-        .map(|p| (&p.dir, &p.manifest))
-        .chain(g.configs.iter().map(|c| (&c.dir, &c.manifest)))
-        .filter(|(dir, m)| !m.uv_members.is_empty() && is_within(&pkg.dir, dir));
-    for (root, m) in roots {
-        let rel = |p: &Package| -> Option<String> {
-            if root == ROOT {
-                Some(p.dir.clone())
-            } else {
-                p.dir.strip_prefix(&format!("{root}/")).map(str::to_string)
-            }
-        };
-        let matches = |globs: &[String], rel: &str| {
-            globs.iter().any(|g| glob::Pattern::new(g).is_ok_and(|p| p.matches(rel)))
-        };
-        let member = packages.iter().find(|p| {
-            p.name == dep.name
-                && rel(p).is_some_and(|r| matches(&m.uv_members, &r) && !matches(&m.uv_exclude, &r))
-        });
-        let own = || packages.iter().find(|p| p.dir == *root && p.name == dep.name);
-        if let Some(found) = member.or_else(own) {
+    for (root, m) in workspace_roots(g, &pkg.dir) {
+        let member = g.packages.iter().find(|p| p.name == dep.name && is_member(root, m, &p.dir));
+        if let Some(found) = member {
             return Ok(found.dir.clone());
         }
     }

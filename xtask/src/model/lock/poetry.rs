@@ -1,62 +1,66 @@
-//! poetry.lock (lock versions 1.1, 2.0, 2.1) and the third-party set a project installs from it.
+//! poetry.lock (lock versions 1.1, 2.0 and 2.1): one name may appear several times, each entry
+//! for other Pythons or platforms; the entry is chosen by its own markers (2.1) and by the
+//! version constraint of whoever requires it.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use toml::{Table, Value};
 
-use super::markers::{compare_versions, evaluate, Env};
-use super::names::{normalize, parse_requirement, PackageName};
+use super::{holds, plain_file_name, python_allows, LockError, LockedFile, Pinned, Request};
 use crate::hash::Sha256;
+use crate::model::names::{normalize, parse_requirement, PackageName};
+use crate::model::versions::{Constraint, Version};
 use crate::runtime::Runtime;
 
 pub struct Lock {
     pub packages: Vec<LockedPackage>,
+    /// The Poetry that wrote it (`1.8.5`), from the lock's first line.
+    pub written_by: Option<String>,
+    pub content_hash: Option<String>,
 }
 
 pub struct LockedPackage {
     pub name: PackageName,
     pub version: String,
-    /// `legacy`, `directory`, `file`, `git`, … or empty for the default index.
+    /// `legacy`, `directory`, `file`, `git`, `url`, … or empty for the default index.
     pub source_type: String,
     pub source_url: Option<String>,
     pub files: Vec<LockedFile>,
     pub deps: Vec<LockDep>,
     /// Extra name to the requirement strings it adds.
     pub extras: BTreeMap<String, Vec<String>>,
-}
-
-/// One distribution file a lock allows, with its pinned digest.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LockedFile {
-    pub name: String,
-    pub sha256: Sha256,
+    /// Lock 2.1: where this entry applies (one marker, or one per dependency group).
+    pub markers: Vec<String>,
 }
 
 pub struct LockDep {
     pub name: PackageName,
+    pub constraint: Option<String>,
     pub optional: bool,
     pub markers: Option<String>,
     pub python: Option<String>,
     pub extras: Vec<String>,
 }
 
-/// A third-party distribution to install, pinned, with the files the lock allows.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Pinned {
-    pub name: PackageName,
-    pub version: String,
-    pub files: Vec<LockedFile>,
-    pub index: Option<String>,
-}
-
-pub fn parse_lock(text: &str) -> Result<Lock, String> {
+pub fn parse(text: &str) -> Result<Lock, String> {
     let doc: Table = text
         .parse()
         .map_err(|e: toml::de::Error| format!("invalid TOML: {}", e.to_string().trim_end()))?;
     let legacy_files = doc.get("metadata").and_then(|m| m.get("files")).and_then(Value::as_table);
     let entries = doc.get("package").and_then(Value::as_array).map(Vec::as_slice);
     let packages = entries.unwrap_or_default().iter().map(|p| package(p, legacy_files)).collect();
-    Ok(Lock { packages })
+    let written_by = text
+        .lines()
+        .next()
+        .and_then(|l| l.split("by Poetry ").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .map(str::to_string);
+    let content_hash = doc
+        .get("metadata")
+        .and_then(|m| m.get("content-hash"))
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    Ok(Lock { packages, written_by, content_hash })
 }
 
 fn package(p: &Value, legacy_files: Option<&Table>) -> LockedPackage {
@@ -69,6 +73,13 @@ fn package(p: &Value, legacy_files: Option<&Table>) -> LockedPackage {
     });
     let source = p.get("source");
     let source_str = |k: &str| source.and_then(|x| x.get(k)).and_then(Value::as_str);
+    let markers = match p.get("markers") {
+        Some(Value::String(m)) => vec![m.clone()],
+        Some(Value::Table(by_group)) => {
+            by_group.values().filter_map(Value::as_str).map(str::to_string).collect()
+        }
+        _ => Vec::new(),
+    };
     LockedPackage {
         name,
         version: s("version"),
@@ -77,6 +88,7 @@ fn package(p: &Value, legacy_files: Option<&Table>) -> LockedPackage {
         files: files_value.and_then(Value::as_array).map(|fs| files(fs)).unwrap_or_default(),
         deps: p.get("dependencies").and_then(Value::as_table).map(deps).unwrap_or_default(),
         extras: p.get("extras").and_then(Value::as_table).map(extras).unwrap_or_default(),
+        markers,
     }
 }
 
@@ -86,14 +98,9 @@ fn files(entries: &[Value]) -> Vec<LockedFile> {
     let file = |f: &Value| {
         let sha256 = Sha256::from_prefixed(f.get("hash")?.as_str()?)?;
         let name = f.get("file")?.as_str()?;
-        plain_file_name(name).then(|| LockedFile { name: name.to_string(), sha256 })
+        plain_file_name(name).then(|| LockedFile { name: name.to_string(), sha256, url: None })
     };
     entries.iter().filter_map(file).collect()
-}
-
-/// A lock names files that xtask stores in its wheelhouse: never a path.
-pub fn plain_file_name(name: &str) -> bool {
-    !name.is_empty() && !name.starts_with('.') && !name.contains(['/', '\\', '\0'])
 }
 
 /// `[package.dependencies]`: a constraint, a table, or a list of them split by markers.
@@ -109,6 +116,7 @@ fn deps(table: &Table) -> Vec<LockDep> {
             let extras = e.get("extras").and_then(Value::as_array);
             deps.push(LockDep {
                 name: PackageName::new(dep),
+                constraint: e.as_str().map(str::to_string).or_else(|| get("version")),
                 optional: e.get("optional").and_then(Value::as_bool).unwrap_or(false),
                 markers: get("markers"),
                 python: get("python"),
@@ -130,86 +138,99 @@ fn extras(table: &Table) -> BTreeMap<String, Vec<String>> {
     table.iter().map(|(k, v)| (normalize(k), reqs(v))).collect()
 }
 
-/// Why the third-party set cannot be read from a lock.
-#[derive(Debug, PartialEq)]
-pub enum LockError {
-    /// A dependency the lock does not list: the lock is older than a manifest.
-    Missing(PackageName),
-    /// A marker or requirement in the lock that does not parse.
-    Invalid(String),
-}
-
-impl std::fmt::Display for LockError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            LockError::Missing(name) => write!(f, "it has no package {name:?}"),
-            LockError::Invalid(why) => f.write_str(why),
-        }
-    }
-}
-
-impl std::error::Error for LockError {}
-
-/// A root requirement: a main dependency of the project (name, extras, markers).
-pub struct Root {
-    pub name: PackageName,
-    pub extras: Vec<String>,
-    pub markers: Option<String>,
-}
-
-/// Walks the lock from the project's main dependencies, applying extras and markers for
-/// `runtime`, and returns the third-party packages (local directories are walked, not listed).
-pub fn third_party(
-    lock: &Lock,
-    roots: &[Root],
-    runtime: &Runtime,
-) -> Result<Vec<Pinned>, LockError> {
-    let mut walk = Walk { lock, runtime, want: BTreeMap::new(), queue: Vec::new() };
+/// Walks the lock from the project's dependencies, applying extras, markers and constraints
+/// for the runtime; local directories are walked, not listed.
+pub fn third_party(lock: &Lock, request: &Request) -> Result<Vec<Pinned>, LockError> {
+    let mut walk =
+        Walk { lock, runtime: request.runtime, want: BTreeMap::new(), queue: Vec::new() };
     let no_extras = BTreeSet::new();
-    for r in roots {
-        if marker_holds(r.markers.as_deref(), &env_for(runtime, &no_extras))? {
-            walk.request(&r.name, &r.extras);
+    for r in request.roots {
+        if holds(r.markers.as_deref(), request.runtime, &no_extras)?
+            && python_allows(r.python.as_deref(), request.runtime)
+        {
+            let idx = walk.choose(&r.name, r.constraint.as_deref())?;
+            walk.request(idx, &r.extras);
         }
     }
-    while let Some(name) = walk.queue.pop() {
-        walk.visit(&name)?;
+    while let Some(idx) = walk.queue.pop() {
+        walk.visit(idx)?;
     }
     let mut out = Vec::new();
-    for name in walk.want.keys() {
-        let p = find(lock, name)?;
-        if matches!(p.source_type.as_str(), "directory" | "file") {
-            continue;
+    for &idx in walk.want.keys() {
+        let p = &lock.packages[idx];
+        match p.source_type.as_str() {
+            "directory" => continue,
+            "" | "legacy" => {}
+            other => {
+                let source = format!("{other} {}", p.source_url.as_deref().unwrap_or_default());
+                return Err(LockError::Unsupported { name: p.name.clone(), source });
+            }
         }
         let index = (p.source_type == "legacy").then(|| p.source_url.clone()).flatten();
-        let (name, version, files) = (p.name.clone(), p.version.clone(), p.files.clone());
-        out.push(Pinned { name, version, files, index });
+        out.push(Pinned {
+            name: p.name.clone(),
+            version: p.version.clone(),
+            files: p.files.clone(),
+            index,
+        });
     }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(out)
 }
 
-/// The packages reached so far, with the extras requested of each, and those left to visit.
+/// The entries reached so far, with the extras requested of each, and those left to visit.
 struct Walk<'a> {
     lock: &'a Lock,
     runtime: &'a Runtime,
-    want: BTreeMap<PackageName, BTreeSet<String>>,
-    queue: Vec<PackageName>,
+    want: BTreeMap<usize, BTreeSet<String>>,
+    queue: Vec<usize>,
 }
 
 impl Walk<'_> {
-    /// Asks for `name` with `extras`; (re)visits it when it is new or asked for more extras.
-    fn request(&mut self, name: &PackageName, extras: &[String]) {
-        let fresh = !self.want.contains_key(name);
-        let entry = self.want.entry(name.clone()).or_default();
+    /// The entry of `name` that applies: its own markers hold for the runtime, and its
+    /// version satisfies `constraint` (the requirer's); the newest when several do.
+    fn choose(&self, name: &PackageName, constraint: Option<&str>) -> Result<usize, LockError> {
+        let candidates: Vec<usize> = (0..self.lock.packages.len())
+            .filter(|&i| self.lock.packages[i].name == *name)
+            .collect();
+        if candidates.is_empty() {
+            return Err(LockError::Missing(name.clone()));
+        }
+        let constraint =
+            constraint.and_then(|c| Constraint::poetry(c).or_else(|_| Constraint::pep440(c)).ok());
+        let mut fitting = Vec::new();
+        for &i in &candidates {
+            let p = &self.lock.packages[i];
+            let version_ok = constraint.as_ref().is_none_or(|c| c.allows(&p.version));
+            if version_ok && any_holds(&p.markers, self.runtime)? {
+                fitting.push(i);
+            }
+        }
+        let version = |i: &usize| self.lock.packages[*i].version.parse::<Version>().ok();
+        fitting.into_iter().max_by_key(version).ok_or_else(|| LockError::NoVersion {
+            name: name.clone(),
+            why: format!(
+                "Python {}{}",
+                self.runtime.python_full_version,
+                constraint.map(|c| format!(" within {c}")).unwrap_or_default()
+            ),
+        })
+    }
+
+    /// Asks for entry `idx` with `extras`; (re)visits it when new or asked for more extras.
+    fn request(&mut self, idx: usize, extras: &[String]) {
+        let fresh = !self.want.contains_key(&idx);
+        let entry = self.want.entry(idx).or_default();
         let before = entry.len();
         entry.extend(extras.iter().cloned());
         if fresh || entry.len() > before {
-            self.queue.push(name.clone());
+            self.queue.push(idx);
         }
     }
 
-    fn visit(&mut self, name: &PackageName) -> Result<(), LockError> {
-        let pkg = find(self.lock, name)?;
-        let extras = self.want[name].clone();
+    fn visit(&mut self, idx: usize) -> Result<(), LockError> {
+        let pkg = &self.lock.packages[idx];
+        let extras = self.want[&idx].clone();
         // Requirements that the requested extras add, with the extras they ask of their targets.
         let mut enabled: BTreeMap<PackageName, Vec<String>> = BTreeMap::new();
         for e in &extras {
@@ -219,103 +240,34 @@ impl Walk<'_> {
                 enabled.entry(PackageName::new(&r.name)).or_default().extend(r.extras);
             }
         }
-        let env = env_for(self.runtime, &extras);
-        let python = &self.runtime.python_full_version;
         for dep in &pkg.deps {
             let wanted = !dep.optional || enabled.contains_key(&dep.name);
             if !wanted
-                || !marker_holds(dep.markers.as_deref(), &env)?
-                || !dep.python.as_deref().is_none_or(|c| python_matches(c, python))
+                || !holds(dep.markers.as_deref(), self.runtime, &extras)?
+                || !python_allows(dep.python.as_deref(), self.runtime)
             {
                 continue;
             }
             let mut dep_extras = dep.extras.clone();
             dep_extras.extend(enabled.get(&dep.name).cloned().unwrap_or_default());
-            self.request(&dep.name, &dep_extras);
+            let target = self.choose(&dep.name, dep.constraint.as_deref())?;
+            self.request(target, &dep_extras);
         }
         Ok(())
     }
 }
 
-fn marker_holds(marker: Option<&str>, env: &Env) -> Result<bool, LockError> {
-    marker.map_or(Ok(true), |m| evaluate(m, env)).map_err(LockError::Invalid)
-}
-
-fn env_for<'a>(runtime: &'a Runtime, extras: &'a BTreeSet<String>) -> Env<'a> {
-    Env { runtime, extras }
-}
-
-fn find<'a>(lock: &'a Lock, name: &PackageName) -> Result<&'a LockedPackage, LockError> {
-    lock.packages.iter().find(|p| p.name == *name).ok_or_else(|| LockError::Missing(name.clone()))
-}
-
-/// Whether a Poetry Python constraint (`^3.8`, `>=3.8,<3.11`, `~3.9`, `3.8.*`, `a || b`) admits `python`.
-pub fn python_matches(constraint: &str, python: &str) -> bool {
-    constraint.split("||").any(|alt| {
-        alt.split(',')
-            .flat_map(|c| {
-                c.split_whitespace()
-                    .collect::<Vec<_>>()
-                    .join(" ")
-                    .split(' ')
-                    .map(str::to_string)
-                    .collect::<Vec<_>>()
-            })
-            .filter(|c| !c.is_empty())
-            .all(|clause| clause_matches(&clause, python))
-    })
-}
-
-fn clause_matches(clause: &str, v: &str) -> bool {
-    use std::cmp::Ordering::*;
-    let bump = |base: &str, depth: usize| -> String {
-        let mut parts: Vec<u64> = base.split('.').filter_map(|p| p.parse().ok()).collect();
-        parts.truncate(depth.max(1));
-        if let Some(last) = parts.last_mut() {
-            *last += 1;
-        }
-        parts.iter().map(u64::to_string).collect::<Vec<_>>().join(".")
-    };
-    if clause == "*" {
-        return true;
-    }
-    if let Some(b) = clause.strip_prefix('^') {
-        let significant = b.split('.').position(|p| p != "0").unwrap_or(0);
-        return compare_versions(v, b) != Less
-            && compare_versions(v, &bump(b, significant + 1)) == Less;
-    }
-    if let Some(b) = clause.strip_prefix("~=") {
-        let n = b.split('.').count();
-        return compare_versions(v, b) != Less
-            && compare_versions(v, &bump(b, n.saturating_sub(1))) == Less;
-    }
-    if let Some(b) = clause.strip_prefix('~') {
-        let n = b.split('.').count();
-        return compare_versions(v, b) != Less
-            && compare_versions(v, &bump(b, if n > 1 { 2 } else { 1 })) == Less;
-    }
-    for (op, ok) in [
-        (">=", &[Greater, Equal][..]),
-        ("<=", &[Less, Equal]),
-        ("!=", &[Less, Greater]),
-        ("==", &[Equal]),
-        (">", &[Greater]),
-        ("<", &[Less]),
-    ] {
-        if let Some(b) = clause.strip_prefix(op) {
-            let b = b.trim();
-            if let Some(prefix) = b.strip_suffix(".*") {
-                let inside = v.split('.').zip(prefix.split('.')).all(|(a, b)| a == b);
-                return if op == "!=" { !inside } else { inside };
-            }
-            return ok.contains(&compare_versions(v, b));
+/// Whether an entry applies: no markers, or one of them holds.
+fn any_holds(markers: &[String], runtime: &Runtime) -> Result<bool, LockError> {
+    let none = BTreeSet::new();
+    for m in markers {
+        if holds(Some(m), runtime, &none)? {
+            return Ok(true);
         }
     }
-    if let Some(prefix) = clause.strip_suffix(".*") {
-        return v.split('.').zip(prefix.split('.')).all(|(a, b)| a == b);
-    }
-    compare_versions(v, clause) == Equal
+    Ok(markers.is_empty())
 }
 
 #[cfg(test)]
+#[path = "poetry_tests.rs"]
 mod tests;

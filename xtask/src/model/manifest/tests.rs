@@ -111,10 +111,43 @@ exclude = ["libs/old"]
 }
 
 #[test]
-fn config_only_and_non_package_manifests_have_no_name() {
+fn config_only_manifests_have_no_name_and_non_package_apps_keep_theirs() {
     assert_eq!(parse_manifest("[tool.black]\nline-length = 100\n").unwrap().name, None);
     let m = parse_manifest("[tool.poetry]\nname = \"x\"\npackage-mode = false\n").unwrap();
-    assert_eq!(m.name, None);
+    assert_eq!((m.name.as_deref(), m.package_mode), (Some("x"), false));
+    assert!(m.build_backend.is_none(), "no wheel is built of a non-package app");
+    let m = parse_manifest("[tool.poetry]\nname = \"y\"\n").unwrap();
+    assert_eq!(
+        m.build_backend.as_deref(),
+        Some("poetry.core.masonry.api"),
+        "Poetry's default backend"
+    );
+}
+
+#[test]
+fn python_constraints_and_bad_versions_name_their_key() {
+    let m = parse_manifest("[project]\nname = \"a\"\nrequires-python = \">=3.8,<3.10\"\n").unwrap();
+    assert_eq!(m.requires_python, Some(PythonConstraint::Pep440(">=3.8,<3.10".into())));
+    let m = parse_manifest("[tool.poetry.dependencies]\npython = \">= 3.8\"\n").unwrap();
+    assert!(m.requires_python.unwrap().parse().unwrap().allows("3.9"));
+    let e = parse_manifest("[tool.poetry.dependencies]\nlibmq = \"\"\n").unwrap_err();
+    assert!(
+        e.contains("[tool.poetry.dependencies] \"libmq\"")
+            && e.contains("empty version constraint"),
+        "{e}"
+    );
+    let e = parse_manifest("[project]\nname = \"a\"\ndependencies = [\"x >>1\"]\n").unwrap_err();
+    assert!(e.contains("[project] dependencies \"x\""), "{e}");
+}
+
+#[test]
+fn file_urls_are_local_folders() {
+    let m = parse_manifest(
+        "[project]\nname = \"a\"\ndependencies = [\"lib @ file:///${PROJECT_ROOT}/../lib\", \"r @ https://x.org/r.whl\"]\n",
+    )
+    .unwrap();
+    assert_eq!(m.deps[0].source, Source::Path { path: "./../lib".into(), develop: false });
+    assert!(matches!(m.deps[1].source, Source::Remote(_)));
 }
 
 #[test]
@@ -151,12 +184,10 @@ foo = [
     )
     .unwrap();
     assert_eq!(m.deps.len(), 2);
-    assert_eq!(m.deps[0].markers.as_deref(), Some("python_version <3.10"));
+    assert_eq!((m.deps[0].python.as_deref(), m.deps[0].markers.as_deref()), (Some("<3.10"), None));
     assert!(m.deps[1].is_local());
-    assert_eq!(
-        m.deps[1].markers.as_deref(),
-        Some("(sys_platform == 'linux') and python_version >=3.10")
-    );
+    assert_eq!(m.deps[1].markers.as_deref(), Some("sys_platform == 'linux'"));
+    assert_eq!(m.deps[1].python.as_deref(), Some(">=3.10"));
 }
 
 #[test]

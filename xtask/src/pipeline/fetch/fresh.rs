@@ -1,4 +1,5 @@
-//! Whether a poetry.lock still matches its manifest, judged by the pinned Poetry itself.
+//! Whether a project's lock still matches its manifest: a poetry.lock judged by the pinned
+//! Poetry itself, a uv.lock by the requirements it recorded of the project.
 
 use anyhow::{bail, Context, Result};
 use fs_err as fs;
@@ -6,6 +7,10 @@ use serde::Deserialize;
 
 use crate::engine::Container;
 use crate::hash::Sha256;
+use crate::model::lock::{uv, Format};
+use crate::model::manifest::{Source, MAIN};
+use crate::model::names::PackageName;
+use crate::pipeline::plan::Resolved;
 use crate::session::Session;
 
 /// Asks Poetry's own API, in the build image, offline: the lock's freshness and the
@@ -25,9 +30,75 @@ struct Verdict {
     errors: Vec<String>,
 }
 
-/// Refuses a lock that no longer matches its manifest. A passing check is remembered by the
-/// content hash of manifest, lock and toolchain, so a warm run starts no container.
-pub(super) fn check(session: &Session, dir: &str, lock_text: &str) -> Result<()> {
+/// Refuses a lock that no longer matches its manifest.
+pub(super) fn check(session: &Session, resolved: &Resolved) -> Result<()> {
+    match resolved.lock.format {
+        Format::Poetry => poetry(session, &resolved.dir, &resolved.lock.text),
+        Format::Uv => uv_lock(session, resolved),
+        // pip's and uv's pylock.toml record nothing of the project to compare with.
+        Format::Pylock => Ok(()),
+    }
+}
+
+/// Every main and optional requirement of the manifest, by name and specifier, must be what
+/// uv recorded when it locked.
+fn uv_lock(session: &Session, resolved: &Resolved) -> Result<()> {
+    let repo = session.repo()?;
+    let Some(pkg) = repo.graph.packages.iter().find(|p| p.dir == resolved.dir) else {
+        return Ok(());
+    };
+    let recorded =
+        uv::recorded_requirements(&resolved.lock.text, &pkg.name).map_err(anyhow::Error::msg)?;
+    let Some(recorded) = recorded else {
+        bail!(
+            "{} does not list {}; run `cargo xtask lock {}`",
+            resolved.lock.rel,
+            pkg.name,
+            pkg.dir
+        )
+    };
+    let mut declared: Vec<(PackageName, String)> = pkg
+        .manifest
+        .deps
+        .iter()
+        .filter(|d| d.group == MAIN)
+        .map(|d| match &d.source {
+            Source::Registry(spec) => (d.name.clone(), spec.replace(' ', "")),
+            _ => (d.name.clone(), String::new()),
+        })
+        .collect();
+    declared.sort();
+    declared.dedup();
+    let names = |v: &[(PackageName, String)]| v.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+    let added: Vec<String> =
+        declared.iter().filter(|d| !recorded.contains(d)).map(|(n, s)| format!("{n}{s}")).collect();
+    let gone: Vec<String> = names(&recorded)
+        .iter()
+        .filter(|n| !names(&declared).contains(n))
+        .map(ToString::to_string)
+        .collect();
+    if !added.is_empty() || !gone.is_empty() {
+        let mut what = Vec::new();
+        if !added.is_empty() {
+            what.push(format!("new or changed: {}", added.join(", ")));
+        }
+        if !gone.is_empty() {
+            what.push(format!("removed: {}", gone.join(", ")));
+        }
+        bail!(
+            "{} is stale: {} changed since it was locked ({}); run `cargo xtask lock {}`",
+            resolved.lock.rel,
+            pkg.manifest_path(),
+            what.join("; "),
+            pkg.dir
+        );
+    }
+    Ok(())
+}
+
+/// A passing check is remembered by the content hash of manifest, lock and toolchain, so a
+/// warm run starts no container.
+fn poetry(session: &Session, dir: &str, lock_text: &str) -> Result<()> {
     let repo = session.repo()?;
     let mut input = fs::read(repo.root.join(dir).join("pyproject.toml"))?;
     input.extend_from_slice(lock_text.as_bytes());

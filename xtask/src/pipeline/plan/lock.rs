@@ -1,10 +1,12 @@
-//! The third-party set a project installs, walked from its lock (no engine, no network).
+//! The third-party set a project installs, walked from its lock (no engine, no network): its
+//! own poetry.lock or uv.lock, its uv workspace's uv.lock, or a PEP 751 pylock.toml.
 
 use anyhow::{bail, Context, Result};
+use camino::Utf8PathBuf;
 use fs_err as fs;
 
-use crate::model::lock::{parse_lock, third_party, LockError, Pinned, Root};
-use crate::model::manifest::MAIN;
+use crate::model::lock::{self, Format, LockError, Pinned, Request, Root};
+use crate::model::manifest::{Source, MAIN};
 use crate::model::Repo;
 use crate::runtime::Runtime;
 
@@ -26,25 +28,61 @@ pub struct Resolved {
     pub dir: String,
     /// Names the requirements file: the project's name, `-dev` for every group.
     pub label: String,
-    /// The lock as read, for the freshness check.
-    pub lock_text: String,
+    pub lock: LockFile,
 }
 
-/// Reads the project's poetry.lock and walks it from its dependencies (no engine, no network).
-/// Callers have already checked the package's closure for problems.
+/// A project's lock: where it is (repo-relative and absolute), which format, its text.
+pub struct LockFile {
+    pub rel: String,
+    pub path: Utf8PathBuf,
+    pub format: Format,
+    pub text: String,
+}
+
+/// Finds the lock of the package at `idx`: its own poetry.lock or uv.lock, the uv.lock of
+/// the uv workspace it belongs to, its own pylock.toml (or a single `pylock.<name>.toml`),
+/// or a `pylock.<name>.toml` in a folder above it.
+pub fn find_lock(repo: &Repo, idx: usize) -> Result<LockFile> {
+    let pkg = &repo.graph.packages[idx];
+    let rel =
+        |dir: &str, file: &str| if dir == "." { file.to_string() } else { format!("{dir}/{file}") };
+    let mut candidates = vec![
+        (rel(&pkg.dir, "poetry.lock"), Format::Poetry),
+        (rel(&pkg.dir, "uv.lock"), Format::Uv),
+    ];
+    if let Some(root) = repo.graph.uv_workspace_root(idx) {
+        candidates.push((rel(&root, "uv.lock"), Format::Uv));
+    }
+    candidates.push((rel(&pkg.dir, "pylock.toml"), Format::Pylock));
+    candidates.push((rel(&pkg.dir, &format!("pylock.{}.toml", pkg.name)), Format::Pylock));
+    let mut above = pkg.dir.as_str();
+    while let Some((parent, _)) = above.rsplit_once('/') {
+        candidates.push((rel(parent, &format!("pylock.{}.toml", pkg.name)), Format::Pylock));
+        above = parent;
+    }
+    if pkg.dir != "." {
+        candidates.push((format!("pylock.{}.toml", pkg.name), Format::Pylock));
+    }
+    for (rel, format) in candidates {
+        let path = repo.root.join(&rel);
+        if path.is_file() {
+            let text = fs::read_to_string(&path)?;
+            return Ok(LockFile { rel, path, format, text });
+        }
+    }
+    bail!(
+        "{} has no lock: xtask reads its poetry.lock or uv.lock, its uv workspace's uv.lock, or a \
+         pylock.toml; run `cargo xtask lock {}` to create one",
+        pkg.dir,
+        pkg.dir
+    )
+}
+
+/// Reads the project's lock and walks it from its dependencies for `runtime`. Callers have
+/// already checked the package's closure for problems.
 pub fn resolve(repo: &Repo, idx: usize, groups: Groups, runtime: &Runtime) -> Result<Resolved> {
     let pkg = &repo.graph.packages[idx];
-    let lock_rel = format!("{}/poetry.lock", pkg.dir);
-    let lock_text = match fs::read_to_string(repo.root.join(&lock_rel)) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            bail!("{lock_rel} is missing; run `cargo xtask lock {}` to create it", pkg.dir)
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let lock = parse_lock(&lock_text)
-        .map_err(anyhow::Error::msg)
-        .with_context(|| format!("read {lock_rel}"))?;
+    let lock = find_lock(repo, idx)?;
     let roots: Vec<Root> = pkg
         .manifest
         .deps
@@ -54,16 +92,25 @@ pub fn resolve(repo: &Repo, idx: usize, groups: Groups, runtime: &Runtime) -> Re
             name: d.name.clone(),
             extras: d.extras.clone(),
             markers: d.markers.clone(),
+            python: d.python.clone(),
+            constraint: match &d.source {
+                Source::Registry(c) if !c.is_empty() => Some(c.clone()),
+                _ => None,
+            },
         })
         .collect();
-    let pinned = match third_party(&lock, &roots, runtime) {
+    let request =
+        Request { project: &pkg.name, roots: &roots, all_groups: groups == Groups::All, runtime };
+    let pinned = match lock::third_party(lock.format, &lock.text, &request) {
         Ok(pinned) => pinned,
-        Err(e @ LockError::Missing(_)) => bail!(
-            "{lock_rel} is stale ({e}, which a manifest asks for); run `cargo xtask lock {}`",
+        Err(e @ (LockError::Missing(_) | LockError::NoVersion { .. })) => bail!(
+            "{} does not fit {} ({e}); run `cargo xtask lock {}`",
+            lock.rel,
+            pkg.manifest_path(),
             pkg.dir
         ),
         Err(e) => {
-            let what = format!("resolve the third-party set of {} from {lock_rel}", pkg.dir);
+            let what = format!("read the third-party set of {} from {}", pkg.dir, lock.rel);
             return Err(e).context(what);
         }
     };
@@ -71,5 +118,5 @@ pub fn resolve(repo: &Repo, idx: usize, groups: Groups, runtime: &Runtime) -> Re
         Groups::Main => pkg.name.to_string(),
         Groups::All => format!("{}-dev", pkg.name),
     };
-    Ok(Resolved { pinned, runtime: runtime.clone(), dir: pkg.dir.clone(), label, lock_text })
+    Ok(Resolved { pinned, runtime: runtime.clone(), dir: pkg.dir.clone(), label, lock })
 }
