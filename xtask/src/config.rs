@@ -83,25 +83,17 @@ impl Config {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct RepoConfig {
     /// Globs (repo-relative folders) of the packages that are projects; the rest are libs.
-    #[serde(default = "default_projects")]
-    pub projects: Vec<String>,
+    /// Without it, projects are inferred: a package with a Dockerfile, a Poetry app in
+    /// non-package mode, or one nothing in the repo depends on.
+    #[serde(default)]
+    pub projects: Option<Vec<String>>,
     /// Globs of folders that discovery skips, on top of hidden and build-output folders.
     #[serde(default)]
     pub exclude: Vec<String>,
-}
-
-fn default_projects() -> Vec<String> {
-    vec!["projects/**".to_string()]
-}
-
-impl Default for RepoConfig {
-    fn default() -> Self {
-        RepoConfig { projects: default_projects(), exclude: Vec::new() }
-    }
 }
 
 /// Compiled folder globs.
@@ -162,7 +154,7 @@ mod tests {
     fn defaults_apply_to_missing_keys() {
         assert_eq!(parse("").unwrap(), Config::default());
         let c = parse("[repo]\nexclude = [\"x/**\"]\n").unwrap();
-        assert_eq!(c.repo.projects, vec!["projects/**"]);
+        assert_eq!(c.repo.projects, None, "projects are inferred unless configured");
     }
 
     #[test]

@@ -165,12 +165,13 @@ mod tests {
             .map(|i| Discovered {
                 dir: specs[i].dir.clone(),
                 manifest: parse_manifest(&manifest(&specs, i)),
+                dockerfile: false,
             })
             .collect();
         let g = Graph::build(
             "/r",
             discovered,
-            &|d: &str| d.starts_with("projects/"),
+            Some(&|d: &str| d.starts_with("projects/")),
             &|_: &str| unreachable!(),
         );
         assert!(g.problems().is_empty(), "{:?}", g.problems());

@@ -34,6 +34,14 @@ pub fn run(session: &Session, args: &ListArgs) -> Result<()> {
                 kind.as_str().unwrap_or_default()
             );
         }
+        if repo.config.repo.projects.is_none() {
+            println!(
+                "\nprojects are inferred: a package with a Dockerfile, a Poetry app in non-package \
+                 mode, or one nothing in the repo depends on; to choose them, set [repo] projects \
+                 = [\"apps/*\", …] in {}",
+                crate::config::CONFIG_PATH
+            );
+        }
     }
     report(&problems)
 }

@@ -19,6 +19,8 @@ pub struct Discovered {
     /// Repo-relative folder, `/`-separated, `.` for the root.
     pub dir: String,
     pub manifest: Result<Manifest, String>,
+    /// The folder has a Dockerfile: a sign of a project.
+    pub dockerfile: bool,
 }
 
 /// What is at a folder that discovery did not report a manifest for.
@@ -30,6 +32,8 @@ pub enum DirState {
     Skipped,
     /// The folder, or one above it, is a symlink, which discovery never follows.
     Symlink,
+    /// An empty folder that `.gitmodules` names: a submodule not checked out.
+    Submodule,
 }
 
 /// What a manifest is to the repo. Packages are libs or projects; `Config` marks a manifest
@@ -48,6 +52,15 @@ pub struct Package {
     pub version: Option<String>,
     pub kind: Kind,
     pub manifest: Manifest,
+    /// Its folder has a Dockerfile.
+    pub dockerfile: bool,
+}
+
+impl Package {
+    /// Whether it is built into a wheel: not a Poetry app in non-package mode.
+    pub fn installable(&self) -> bool {
+        self.manifest.package_mode
+    }
 }
 
 /// A manifest without a package: a folder of tool settings.
@@ -122,10 +135,13 @@ impl Closure {
 impl Graph {
     /// Builds the graph. `is_project` classifies folders; `probe` says what is at a folder
     /// that no discovered manifest accounts for.
+    /// Builds the graph. `is_project` classifies folders (`None`: projects are inferred, see
+    /// [`Graph::classify`]); `probe` says what is at a folder that no discovered manifest
+    /// accounts for.
     pub fn build(
         repo_abs: &str,
         discovered: Vec<Discovered>,
-        is_project: &dyn Fn(&str) -> bool,
+        is_project: Option<&dyn Fn(&str) -> bool>,
         probe: &dyn Fn(&str) -> DirState,
     ) -> Graph {
         let mut g = Graph {
@@ -137,13 +153,20 @@ impl Graph {
         };
         for d in discovered {
             match d.manifest {
-                Ok(manifest) => match manifest.name.as_deref().map(PackageName::new) {
-                    Some(name) if !name.is_empty() => {
-                        let kind = if is_project(&d.dir) { Kind::Project } else { Kind::Lib };
+                Ok(manifest) => match package_name(&d.dir, &manifest) {
+                    Some(name) => {
                         let version = manifest.version.clone();
-                        g.packages.push(Package { dir: d.dir, name, version, kind, manifest });
+                        let dockerfile = d.dockerfile;
+                        g.packages.push(Package {
+                            dir: d.dir,
+                            name,
+                            version,
+                            kind: Kind::Lib,
+                            manifest,
+                            dockerfile,
+                        });
                     }
-                    _ => g.configs.push(ConfigOnly { dir: d.dir, manifest }),
+                    None => g.configs.push(ConfigOnly { dir: d.dir, manifest }),
                 },
                 Err(e) => {
                     g.broken.insert(d.dir, e);
@@ -153,7 +176,27 @@ impl Graph {
         g.packages.sort_by(|a, b| a.dir.cmp(&b.dir));
         g.configs.sort_by(|a, b| a.dir.cmp(&b.dir));
         g.resolve(repo_abs, probe);
+        g.classify(is_project);
         g
+    }
+
+    /// Projects are what `is_project` says; without it, a package is a project when its
+    /// folder has a Dockerfile, it is a Poetry app in non-package mode, or nothing in the
+    /// repo depends on it. A non-package app is a project either way.
+    fn classify(&mut self, is_project: Option<&dyn Fn(&str) -> bool>) {
+        let depended: BTreeSet<usize> = self
+            .edges
+            .iter()
+            .filter(|e| self.dep(e).group == MAIN && e.from != e.to)
+            .map(|e| e.to)
+            .collect();
+        for (i, p) in self.packages.iter_mut().enumerate() {
+            let project = match is_project {
+                Some(matches) => matches(&p.dir),
+                None => p.dockerfile || !depended.contains(&i),
+            };
+            p.kind = if project || !p.manifest.package_mode { Kind::Project } else { Kind::Lib };
+        }
     }
 
     /// Resolves every local dependency to a package folder, by path, never by name.
@@ -217,6 +260,7 @@ impl Graph {
             DirState::NoManifest => Unresolvable::NoManifest { dir },
             DirState::Skipped => Unresolvable::Skipped { dir },
             DirState::Symlink => Unresolvable::Symlink { dir },
+            DirState::Submodule => Unresolvable::Submodule { dir },
         }
     }
 
@@ -354,6 +398,19 @@ impl Graph {
         };
         format!("no package {query:?} in this repo; {hint}")
     }
+}
+
+/// A package's name: its manifest's, or, for a Poetry app in non-package mode without one,
+/// its folder's; `None` for a manifest of tool settings only.
+fn package_name(dir: &str, manifest: &Manifest) -> Option<PackageName> {
+    if let Some(name) = manifest.name.as_deref() {
+        return Some(PackageName::new(name));
+    }
+    if manifest.package_mode {
+        return None;
+    }
+    let folder = dir.rsplit('/').next().filter(|f| *f != super::paths::ROOT)?;
+    PackageName::parse(folder).ok()
 }
 
 #[cfg(test)]

@@ -111,6 +111,56 @@ impl Dependency {
     }
 }
 
+/// The files of a folder that can declare a package.
+#[derive(Debug, Clone, Default)]
+pub struct PackageFiles {
+    pub pyproject: Option<String>,
+    pub setup_cfg: Option<String>,
+    pub setup_py: Option<String>,
+}
+
+impl PackageFiles {
+    pub fn is_empty(&self) -> bool {
+        self.pyproject.is_none() && self.setup_cfg.is_none() && self.setup_py.is_none()
+    }
+}
+
+/// Parses a package folder's manifest: its pyproject.toml, and for a setuptools package
+/// whose name is not there, `setup.cfg` or the literal arguments of `setup.py` (built with
+/// setuptools' legacy backend when no [build-system] says otherwise, as pip does).
+pub fn parse_package(files: &PackageFiles) -> Result<Manifest, String> {
+    let mut m = match &files.pyproject {
+        Some(text) => parse_manifest(text)?,
+        None => Manifest { package_mode: true, ..Manifest::default() },
+    };
+    if m.name.is_some() || !m.package_mode {
+        return Ok(m);
+    }
+    let setup_py = files.setup_py.as_deref().and_then(setuptools::parse_py);
+    let setups = [files.setup_cfg.as_deref().map(setuptools::parse_cfg), setup_py.clone()];
+    let Some(setup) = setups.into_iter().flatten().find(|s| s.name.is_some()) else {
+        if files.pyproject.is_none() && setup_py.is_some() {
+            return Err("setup.py computes its name, which xtask cannot read without running it; \
+                        declare it in setup.cfg [metadata] name or a pyproject.toml [project] table"
+                .into());
+        }
+        return Ok(m);
+    };
+    let name = setup.name.clone().unwrap_or_default();
+    m.name = valid_name(Some(name), setup.key)?;
+    m.version = m.version.or(setup.version.clone());
+    let enrich = Enrichment { poetry: None, uv: None };
+    let key = setup.key.replace(" name", "").replace("(name=…)", "(install_requires=…)");
+    for req in &setup.install_requires {
+        m.deps.push(pep508_dep(req, MAIN, &key, &enrich)?);
+    }
+    if m.build_backend.is_none() {
+        m.build_backend = Some("setuptools.build_meta:__legacy__".into());
+        m.build_requires = vec!["setuptools>=40.8.0".into()];
+    }
+    Ok(m)
+}
+
 /// Parses the text of a pyproject.toml. The error is a sentence without the file name.
 pub fn parse_manifest(text: &str) -> Result<Manifest, String> {
     let doc: Table = text
@@ -444,6 +494,7 @@ fn str_array(value: &Value, key: &str) -> Result<Vec<String>, String> {
 
 mod layout;
 mod sections;
+pub mod setuptools;
 
 #[cfg(test)]
 mod tests;

@@ -152,9 +152,13 @@ mod tests {
     fn graph(files: &[(&str, String)]) -> Graph {
         let d = files
             .iter()
-            .map(|(dir, t)| Discovered { dir: dir.to_string(), manifest: parse_manifest(t) })
+            .map(|(dir, t)| Discovered {
+                dir: dir.to_string(),
+                manifest: parse_manifest(t),
+                dockerfile: false,
+            })
             .collect();
-        Graph::build("/r", d, &|d: &str| d.starts_with("projects/"), &|_: &str| {
+        Graph::build("/r", d, Some(&|d: &str| d.starts_with("projects/")), &|_: &str| {
             model::DirState::Missing
         })
     }

@@ -44,6 +44,10 @@ pub enum Unresolvable {
     Symlink {
         dir: String,
     },
+    /// An empty folder that `.gitmodules` names.
+    Submodule {
+        dir: String,
+    },
 }
 
 impl Unresolvable {
@@ -81,6 +85,10 @@ impl Unresolvable {
             Unresolvable::NoManifest { dir } => format!(
                 "{key}: points to {dir}, which has no pyproject.toml; add a manifest there or fix \
                  the path"
+            ),
+            Unresolvable::Submodule { dir } => format!(
+                "{key}: points to {dir}, a git submodule that is not checked out; run `git \
+                 submodule update --init {dir}`"
             ),
             Unresolvable::Symlink { dir } => format!(
                 "{key}: points to {dir}, which is (or is inside) a symlinked folder; xtask never \

@@ -10,14 +10,18 @@ fn poetry(name: &str, deps: &str) -> String {
 fn graph(files: &[(&str, &str)]) -> Graph {
     let discovered = files
         .iter()
-        .map(|(dir, text)| Discovered { dir: dir.to_string(), manifest: parse_manifest(text) })
+        .map(|(dir, text)| Discovered {
+            dir: dir.to_string(),
+            manifest: parse_manifest(text),
+            dockerfile: false,
+        })
         .collect();
     let probe = |dir: &str| match dir {
         "libs/empty" => DirState::NoManifest,
         ".hidden/lib" => DirState::Skipped,
         _ => DirState::Missing,
     };
-    Graph::build("/repo", discovered, &|d: &str| d.starts_with("projects/"), &probe)
+    Graph::build("/repo", discovered, Some(&|d: &str| d.starts_with("projects/")), &probe)
 }
 
 fn closure_dirs(g: &Graph, query: &str, extras: &[&str]) -> Vec<(String, Vec<String>)> {
