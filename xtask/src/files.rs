@@ -43,17 +43,62 @@ pub fn fresh_dir(dir: &Utf8Path) -> Result<()> {
 
 /// Writes `path` whole or not at all: a file of its own first, then one rename over `path`
 /// (so a reader, or a concurrent writer of the same content, never sees half of it, and a
-/// hard link that `path` may be is replaced, never written through).
+/// hard link or symlink that `path` may be is replaced, never written through).
 pub fn write_atomic(path: &Utf8Path, bytes: impl AsRef<[u8]>) -> Result<()> {
+    use std::io::Write;
     let name = path.file_name().unwrap_or("file");
-    let tmp = path.with_file_name(format!(
-        ".{name}.tmp-{}-{}",
-        std::process::id(),
-        crate::wheel::cache::nanos()
-    ));
-    fs::write(&tmp, bytes)?;
+    let tmp = path.with_file_name(format!(".{name}.tmp-{}-{}", std::process::id(), nanos()));
+    fs::OpenOptions::new().write(true).create_new(true).open(&tmp)?.write_all(bytes.as_ref())?;
     fs::rename(&tmp, path).inspect_err(|_| {
         let _ = fs::remove_file(&tmp);
     })?;
+    Ok(())
+}
+
+/// A lock file, opened without truncating and without following a symlink (a link planted
+/// at its path makes the open fail instead of emptying the file it points to).
+pub fn open_lock(path: &Utf8Path) -> Result<fs::File> {
+    use fs_err::os::unix::fs::OpenOptionsExt;
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .custom_flags(libc_nofollow())
+        .open(path)?;
+    Ok(file)
+}
+
+/// O_NOFOLLOW on Linux (the only platform xtask's engine runs on here).
+const fn libc_nofollow() -> i32 {
+    0o400_000
+}
+
+/// Nanoseconds since the epoch: part of scratch names, so two runs never share one.
+pub fn nanos() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
+}
+
+/// Fails when a folder below `root` on the way to one of `dirs` is a symlink: xtask writes
+/// and removes files below them, and must never do so elsewhere through a link a repo
+/// committed (`target/xtask/contexts -> /var/lib`).
+pub fn refuse_symlinked(root: &Utf8Path, dirs: &[&Utf8Path]) -> Result<()> {
+    for dir in dirs {
+        let Ok(rel) = dir.strip_prefix(root) else { continue };
+        let mut path = root.to_owned();
+        for part in rel.components() {
+            path.push(part);
+            if fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+                anyhow::bail!(
+                    "{} is a symlink; xtask writes and removes files below it, so it must be a \
+                     real folder (or absent): remove the link",
+                    path.strip_prefix(root).unwrap_or(&path)
+                );
+            }
+        }
+    }
     Ok(())
 }

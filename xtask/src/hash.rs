@@ -75,7 +75,8 @@ pub fn of_file(path: &Utf8Path) -> Result<Sha256> {
     if let Some(memo) = memo {
         // Best effort: a memo that cannot be written only costs a re-read next time.
         let _ = fs::create_dir_all(memo.parent().unwrap_or(&memo))
-            .and_then(|()| fs::write(&memo, format!("{stamp}\n{sha}")));
+            .map_err(anyhow::Error::from)
+            .and_then(|()| crate::files::write_atomic(&memo, format!("{stamp}\n{sha}")));
     }
     Ok(sha)
 }

@@ -1,36 +1,74 @@
-//! Which run of xtask started a container or a scratch folder, so that what a run killed with
-//! `kill -9` left behind (containers still running, half-filled folders) can be removed by a
-//! later run, and never what a live run uses.
+//! Which run of xtask started a container or a scratch folder, and whether that run is still
+//! alive, so that what a run killed with `kill -9` left behind (containers still running,
+//! half-filled folders) is removed by a later run, and never what a live run uses.
+//!
+//! A run that starts containers or makes scratch folders holds a lock on a file of its own in
+//! the cache's `runs/` folder until it ends (the kernel releases it when the process dies, with
+//! or without cleanup). Liveness is that lock: it holds across PID namespaces, containers and
+//! machines sharing the cache, where process ids do not. A run whose lock file is not in this
+//! cache (another cache, another host) is never taken for dead.
 
 use std::sync::OnceLock;
 
+use anyhow::Result;
+use camino::Utf8Path;
 use fs_err as fs;
+
+use crate::files::open_lock;
 
 /// The label xtask puts on every container it starts.
 pub const LABEL: &str = "xtask.run";
 
-/// This process as `<pid>.<start time>`: the start time (in clock ticks since boot, from
-/// /proc) tells a reused pid apart.
+/// This run's id: `<pid>-<nanoseconds>`, unique on this machine.
 pub fn this_run() -> &'static str {
     static RUN: OnceLock<String> = OnceLock::new();
-    RUN.get_or_init(|| {
-        let pid = std::process::id();
-        format!("{pid}.{}", start_time(pid).unwrap_or(0))
-    })
+    RUN.get_or_init(|| format!("{}-{}", std::process::id(), crate::files::nanos()))
 }
 
-/// Whether the run `<pid>.<start time>` is still alive.
-pub fn alive(run: &str) -> bool {
-    let Some((pid, start)) = run.split_once('.') else { return true };
-    let (Ok(pid), Ok(start)) = (pid.parse::<u32>(), start.parse::<u64>()) else { return true };
-    start_time(pid).is_some_and(|s| s == start)
+/// Registers this run in `dir` (once per process): its lock file, held until the process ends.
+pub fn register(dir: &Utf8Path) -> Result<()> {
+    static HELD: OnceLock<fs::File> = OnceLock::new();
+    if HELD.get().is_some() {
+        return Ok(());
+    }
+    fs::create_dir_all(dir)?;
+    let file = open_lock(&dir.join(format!("{}.lock", this_run())))?;
+    file.file().lock()?;
+    let _ = HELD.set(file);
+    Ok(())
 }
 
-/// Field 22 of /proc/<pid>/stat, after the command name (which may hold spaces).
-fn start_time(pid: u32) -> Option<u64> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let after_name = &stat[stat.rfind(')')? + 2..];
-    after_name.split(' ').nth(19)?.parse().ok()
+/// Whether `run` may still be alive: its lock in `dir` is held, or it never registered here.
+pub fn alive(dir: &Utf8Path, run: &str) -> bool {
+    if run == this_run() {
+        return true;
+    }
+    let path = dir.join(format!("{run}.lock"));
+    if !path.is_file() || run.contains(['/', '\0']) {
+        return true;
+    }
+    let Ok(file) = open_lock(&path) else { return true };
+    file.file().try_lock().is_err()
+}
+
+/// Removes the lock files of dead runs that left nothing behind in the cache's `tmp/` (a
+/// sibling of `dir`). Called after the containers of dead runs are removed: a lock file
+/// removed earlier would make the run look as if it never registered here.
+pub fn forget_dead(dir: &Utf8Path) {
+    let Ok(entries) = dir.read_dir_utf8() else { return };
+    let leftovers: Vec<String> = dir
+        .parent()
+        .and_then(|cache| cache.join("tmp").read_dir_utf8().ok())
+        .into_iter()
+        .flatten()
+        .filter_map(|e| Some(e.ok()?.file_name().rsplit_once('~')?.1.to_string()))
+        .collect();
+    for entry in entries.filter_map(Result::ok) {
+        let Some(run) = entry.file_name().strip_suffix(".lock") else { continue };
+        if !leftovers.iter().any(|l| l == run) && !alive(dir, run) {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
 }
 
 #[cfg(test)]
@@ -38,11 +76,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn this_run_is_alive_and_a_gone_one_is_not() {
-        assert!(alive(this_run()));
-        assert!(!alive("4194304999.1"), "no such pid");
-        let (pid, start) = this_run().split_once('.').unwrap();
-        assert!(!alive(&format!("{pid}.{}", start.parse::<u64>().unwrap() + 1)), "a reused pid");
-        assert!(alive("not-a-run"), "anything else is left alone");
+    fn a_registered_run_is_alive_and_a_dead_one_is_not() {
+        let dir = crate::testing::temp_dir("runs");
+        register(&dir).unwrap();
+        assert!(alive(&dir, this_run()));
+        // A lock file nobody holds: a run that died.
+        fs::write(dir.join("123-456.lock"), "").unwrap();
+        assert!(!alive(&dir, "123-456"));
+        forget_dead(&dir);
+        assert!(!dir.join("123-456.lock").exists(), "a dead run's lock file is removed");
+        assert!(dir.join(format!("{}.lock", this_run())).exists(), "a live one's is not");
+        // A run that never registered here (another cache, another host) is left alone.
+        assert!(alive(&dir, "999-1"));
+        fs::remove_dir_all(dir).unwrap();
     }
 }

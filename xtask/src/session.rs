@@ -60,7 +60,11 @@ impl Session {
 
     /// The repo: config, every manifest and the package graph, loaded on first use.
     pub fn repo(&self) -> Result<&Repo> {
-        once(&self.repo, || model::load(&self.root))
+        let repo = once(&self.repo, || model::load(&self.root))?;
+        if let Some(engine) = self.engine.get() {
+            engine.register_in(repo.runs());
+        }
+        Ok(repo)
     }
 
     /// The config alone, for commands that need no package graph (`up`).
@@ -73,7 +77,13 @@ impl Session {
 
     /// The engine, connected on first use: runs that need none never touch it.
     pub fn engine(&self) -> Result<&Engine> {
-        once(&self.engine, || Engine::connect(&self.sh))
+        once(&self.engine, || {
+            let engine = Engine::connect(&self.sh)?;
+            if let Some(repo) = self.repo.get() {
+                engine.register_in(repo.runs());
+            }
+            Ok(engine)
+        })
     }
 
     /// The toolchain's identity (part of every wheel's cache key), computed once.

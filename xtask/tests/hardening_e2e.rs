@@ -507,9 +507,13 @@ fn a_cache_folder_with_a_colon_in_its_path_works() {
 fn what_a_killed_run_left_is_removed_and_what_a_live_run_uses_is_not() {
     let repo = sample_copy("sweep");
     let cache = private_cache("sweep");
-    // A run that died (no such pid) left a container going and a scratch folder.
-    let dead = "4194304999.1";
-    let live = format!("{}.{}", std::process::id(), 0);
+    let runs = cache.join("runs");
+    fs::create_dir_all(&runs).unwrap();
+    // A run that died: its lock file is there, nobody holds it. A live run holds its lock (this
+    // test, for the run "live-1"). A run that never registered in this cache is left alone.
+    fs::write(runs.join("dead-1.lock"), "").unwrap();
+    let held = fs::File::create(runs.join("live-1.lock")).unwrap();
+    held.file().lock().unwrap();
     let start = |run: &str| {
         let label = format!("xtask.run={run}");
         let out = docker(&[
@@ -525,28 +529,23 @@ fn what_a_killed_run_left_is_removed_and_what_a_live_run_uses_is_not() {
         ]);
         text(&out.stdout).trim().to_string()
     };
-    let (dead_id, live_id) = (start(dead), start(&live));
-    fs::create_dir_all(cache.join(format!("tmp/fetch~{dead}"))).unwrap();
-    // The live label names this test process with a wrong start time: to xtask a reused pid,
-    // so that container counts as dead too; one with the true start time must stay.
-    let stat = fs::read_to_string("/proc/self/stat").unwrap();
-    let start_time = stat[stat.rfind(')').unwrap() + 2..].split(' ').nth(19).unwrap().to_string();
-    let really_live = start(&format!("{}.{start_time}", std::process::id()));
+    let (dead, live, elsewhere) = (start("dead-1"), start("live-1"), start("other-cache-1"));
+    fs::create_dir_all(cache.join("tmp/fetch~dead-1")).unwrap();
+    fs::create_dir_all(cache.join("tmp/fetch~live-1")).unwrap();
     // Any run that starts a container sweeps first: build a wheel.
     append(&repo.join("libs/hermes/hermes.typeo/hermes/typeo/__init__.py"), "\n# sweep\n");
     let out = xtask(&repo, &cache, &["wheels", "hello-world"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let running = text(&docker(&["ps", "-aq", "--no-trunc"]).stdout);
+    assert!(!running.contains(&dead), "a dead run's container remains");
     assert!(
-        !running.contains(&dead_id) && !running.contains(&live_id),
-        "dead runs' containers remain"
+        running.contains(&live) && running.contains(&elsewhere),
+        "a live or unknown run's container was removed"
     );
-    assert!(running.contains(&really_live), "a live run's container was removed");
-    assert!(
-        !cache.join(format!("tmp/fetch~{dead}")).exists(),
-        "a dead run's scratch folder remains"
-    );
-    docker(&["rm", "-f", &really_live]);
+    assert!(!cache.join("tmp/fetch~dead-1").exists(), "a dead run's scratch folder remains");
+    assert!(cache.join("tmp/fetch~live-1").exists(), "a live run's scratch folder was removed");
+    docker(&["rm", "-f", &live, &elsewhere]);
+    drop(held);
 }
 
 #[test]

@@ -83,7 +83,8 @@ impl Daemon {
         ready: impl Fn() -> bool,
     ) -> Result<Daemon> {
         fs::create_dir_all(log.parent().unwrap_or(log))?;
-        let file = fs::File::create(log)?.into_parts().0;
+        crate::files::write_atomic(log, "")?;
+        let file = fs::OpenOptions::new().append(true).open(log)?.into_parts().0;
         // xshell cannot leave a child running in the background, hence std::process here.
         let child = Command::new(program)
             .args(args)
@@ -132,6 +133,7 @@ pub fn start_registry(sh: &Shell, root: &Utf8Path) -> Result<(Daemon, String)> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let address = format!("127.0.0.1:{port}");
     let dir = root.join("target/xtask/registry");
+    crate::files::refuse_symlinked(root, &[&dir])?;
     crate::files::fresh_dir(&dir)?;
     let config = dir.join("config.yml");
     fs::write(
@@ -160,6 +162,7 @@ fn ensure_engine(sh: &Shell, root: &Utf8Path) -> Result<Daemon> {
         );
     }
     let log_path = root.join("target/xtask/dockerd.log");
+    crate::files::refuse_symlinked(root, &[&root.join("target/xtask")])?;
     println!("starting dockerd (log: {log_path})");
     Daemon::start("dockerd", &[], &log_path, Duration::from_secs(60), || engine::answers(sh))
 }

@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{ExitStatus, Output};
 
 use anyhow::{bail, Context, Result};
-use camino::Utf8Path;
+use camino::{Utf8Path, Utf8PathBuf};
 use xshell::{cmd, Shell};
 
 use crate::runs;
@@ -23,7 +23,8 @@ const SERVER_VERSION: &str = "{{.Server.Version}}";
 /// The engine CLI, connected to a daemon that answers.
 pub struct Engine {
     bin: String,
-    /// Whether what dead runs left behind has been removed, once per run.
+    /// Where runs register: containers of dead runs registered there are removed, once.
+    runs: std::cell::OnceCell<Utf8PathBuf>,
     swept: std::cell::Cell<bool>,
 }
 
@@ -54,7 +55,7 @@ impl Engine {
         };
         match String::from_utf8_lossy(&out.stdout).trim() {
             v if out.status.success() && !v.is_empty() => {
-                Ok(Engine { bin, swept: Default::default() })
+                Ok(Engine { bin, runs: Default::default(), swept: Default::default() })
             }
             _ => match std::env::var("DOCKER_HOST") {
                 Ok(host) => bail!(
@@ -68,6 +69,12 @@ impl Engine {
                 ),
             },
         }
+    }
+
+    /// Registers runs (and sweeps dead ones' containers) in `runs`, the cache's folder, from
+    /// the next container on. The first folder given stays.
+    pub fn register_in(&self, runs: Utf8PathBuf) {
+        let _ = self.runs.set(runs);
     }
 
     /// The CLI's name, for messages.
@@ -139,9 +146,9 @@ impl Engine {
     /// Removes, once per run, the containers of runs that died without removing them (a
     /// `kill -9` leaves `docker run` going). Best effort: a failure here blocks nothing.
     fn sweep(&self, sh: &Shell) {
-        if self.swept.replace(true) {
-            return;
-        }
+        let Some(runs) = self.runs.get().filter(|_| !self.swept.replace(true)) else { return };
+        // This run's containers carry its label: it registers first, so others see it alive.
+        let _ = runs::register(runs);
         let bin = &self.bin;
         let filter = format!("label={}", runs::LABEL);
         let format = format!("{{{{.ID}}}} {{{{.Label \"{}\"}}}}", runs::LABEL);
@@ -153,12 +160,13 @@ impl Engine {
         let dead: Vec<&str> = listing
             .lines()
             .filter_map(|l| l.split_once(' '))
-            .filter(|(_, run)| !runs::alive(run))
+            .filter(|(_, run)| !runs::alive(runs, run))
             .map(|(id, _)| id)
             .collect();
         if !dead.is_empty() {
             let _ = cmd!(sh, "{bin} rm -f {dead...}").quiet().ignore_stdout().ignore_stderr().run();
         }
+        runs::forget_dead(runs);
     }
 
     /// Gives `source` the extra name `target`.

@@ -49,14 +49,20 @@ impl Repo {
         }
     }
 
+    /// Where runs register (see [`runs`]).
+    pub fn runs(&self) -> Utf8PathBuf {
+        self.cache.join("runs")
+    }
+
     /// A fresh scratch folder for this process, inside the cache so that finished entries
     /// move into it by rename. Scratch folders of runs that died are removed first.
     pub fn scratch(&self, what: &str) -> Result<Utf8PathBuf> {
         let tmp = self.cache.join("tmp");
+        runs::register(&self.runs())?;
         if let Ok(entries) = tmp.read_dir_utf8() {
             for entry in entries.filter_map(Result::ok) {
                 let run = entry.file_name().rsplit_once('~').map(|(_, run)| run);
-                if run.is_some_and(|run| !runs::alive(run)) {
+                if run.is_some_and(|run| !runs::alive(&self.runs(), run)) {
                     let _ = fs::remove_dir_all(entry.path());
                 }
             }
@@ -99,6 +105,24 @@ pub fn load(root: &Utf8Path) -> Result<Repo> {
         }
         _ => work.join("cache"),
     };
+    let owned = ["contexts", "requirements", "registry"].map(|d| work.join(d));
+    let cached = [
+        "wheels",
+        "wheelhouse",
+        "wheelhouse/.sha256",
+        "tmp",
+        "runtimes",
+        "lock-checks",
+        "toolchain",
+        "runs",
+    ]
+    .map(|d| cache.join(d));
+    let all: Vec<&Utf8Path> = [work.as_path(), cache.as_path()]
+        .into_iter()
+        .chain(owned.iter().map(Utf8PathBuf::as_path))
+        .chain(cached.iter().map(Utf8PathBuf::as_path))
+        .collect();
+    crate::files::refuse_symlinked(&root, &all)?;
     Ok(Repo { root, config, graph, cache, work })
 }
 

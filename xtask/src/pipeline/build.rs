@@ -115,7 +115,7 @@ fn one(
     let dir = contexts.join(target.context_name());
     // Concurrent runs for the same image take turns with its context folder.
     fs::create_dir_all(&contexts)?;
-    let lock = fs::File::create(contexts.join(format!(".{}.lock", target.context_name())))?;
+    let lock = crate::files::open_lock(&contexts.join(format!(".{}.lock", target.context_name())))?;
     lock.file().lock().with_context(|| format!("lock the context of {}", pkg.dir))?;
     fetch::intact(session, &target.third_party, house)?;
     inputs.context.write(&dir)?;

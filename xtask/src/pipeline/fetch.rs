@@ -113,7 +113,7 @@ pub fn provide(session: &Session, resolved: &Resolved) -> Result<Wheelhouse> {
     let req_dir = repo.work.join("requirements");
     fs::create_dir_all(&req_dir)?;
     let req_path = req_dir.join(format!("{}.txt", resolved.label));
-    fs::write(&req_path, &requirements)?;
+    crate::files::write_atomic(&req_path, &requirements)?;
     Ok(Wheelhouse {
         requirements: req_path,
         requirements_text: requirements,

@@ -197,12 +197,20 @@ const FIXED_MTIME: u64 = 315_532_800;
 
 /// Writes installed files under `root` with their modes, then gives everything below `root`
 /// the fixed timestamp.
+/// Every file is new (`root` was just emptied): created, never opened through an existing path.
 fn write_tree(root: &Utf8Path, files: &[Placed]) -> Result<()> {
+    use fs_err::os::unix::fs::OpenOptionsExt;
+    use std::io::Write;
     fs::create_dir_all(root)?;
     for f in files {
+        if !crate::wheel::install::safe_path(&f.path) {
+            anyhow::bail!("{:?} would leave {root}; refusing to write it", f.path);
+        }
         let dest = root.join(&f.path);
         fs::create_dir_all(dest.parent().unwrap_or(root))?;
-        fs::write(&dest, &f.data)?;
+        let mut file =
+            fs::OpenOptions::new().write(true).create_new(true).mode(f.mode).open(&dest)?;
+        file.write_all(&f.data)?;
         fs::set_permissions(&dest, std::os::unix::fs::PermissionsExt::from_mode(f.mode))?;
     }
     fix_times(root)

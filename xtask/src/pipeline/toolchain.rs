@@ -129,7 +129,7 @@ pub fn download(
 pub fn ensure_build_image(sh: &Shell, engine: &Engine, repo: &Repo, id: &str) -> Result<String> {
     // Concurrent runs wait here instead of downloading and building the same image twice.
     fs::create_dir_all(&repo.cache)?;
-    let lock = fs::File::create(repo.cache.join("build-image.lock"))?;
+    let lock = crate::files::open_lock(&repo.cache.join("build-image.lock"))?;
     lock.file().lock().context("lock the build image")?;
     let t = &repo.config.toolchain;
     let wheels = wheels(sh, engine, repo, id)?;

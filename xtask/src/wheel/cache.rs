@@ -118,7 +118,8 @@ impl WheelCache {
     /// key first, its entry wins (the contents are the same by construction).
     pub fn put(&self, key: &str, file: &str, bytes: &[u8]) -> Result<Entry> {
         fs::create_dir_all(&self.dir)?;
-        let tmp = self.dir.join(format!(".tmp-{key}-{}-{}", std::process::id(), nanos()));
+        let tmp =
+            self.dir.join(format!(".tmp-{key}-{}-{}", std::process::id(), crate::files::nanos()));
         fs::create_dir(&tmp)?;
         let result = (|| {
             let mut f = File::create(tmp.join(file))?;
@@ -129,7 +130,7 @@ impl WheelCache {
             for name in [file, RECORD] {
                 fs::set_permissions(tmp.join(name), std::fs::Permissions::from_mode(0o444))?;
             }
-            let lock = File::create(self.dir.join(".lock"))?;
+            let lock = crate::files::open_lock(&self.dir.join(".lock"))?;
             lock.file().lock().context("lock the wheel cache")?;
             let entry = self.dir.join(key);
             if self.get(key)?.is_none() {
@@ -144,14 +145,6 @@ impl WheelCache {
         }
         result
     }
-}
-
-/// Nanoseconds since the epoch: part of scratch names, so two runs never share one.
-pub fn nanos() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0)
 }
 
 #[cfg(test)]

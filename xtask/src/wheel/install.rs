@@ -56,11 +56,14 @@ pub fn install(wheel: &[u8], layout: &Layout) -> Result<Vec<Placed>, String> {
     let site = layout.site_packages();
     let mut placed: BTreeMap<String, Placed> = BTreeMap::new();
     for entry in entries {
-        if entry.path.ends_with(&format!("{dist_info}/RECORD"))
-            || entry.path.contains("..")
-            || entry.path.starts_with('/')
-        {
+        if entry.path.ends_with(&format!("{dist_info}/RECORD")) {
             continue;
+        }
+        if !safe_path(&entry.path) {
+            return Err(format!(
+                "{:?}: a wheel entry must be a relative path inside the wheel",
+                entry.path
+            ));
         }
         let p = place(entry, &dist_info, layout)?;
         placed.insert(p.path.clone(), p);
@@ -126,10 +129,32 @@ fn place(entry: Placed, dist_info: &str, layout: &Layout) -> Result<Placed, Stri
     })
 }
 
+/// A console script's name: a file name in `bin`, never a path.
+pub fn script_name_ok(name: &str) -> bool {
+    name.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+}
+
+/// `module.sub:attr.attr`: Python identifiers only (it is written into a launcher script).
+pub fn entry_point_ok(target: &str) -> bool {
+    let ident = |s: &str| {
+        !s.is_empty()
+            && s.split('.').all(|p| {
+                !p.is_empty()
+                    && p.chars().all(|c| c.is_alphanumeric() || c == '_')
+                    && !p.starts_with(|c: char| c.is_ascii_digit())
+            })
+    };
+    matches!(target.split_once(':'), Some((module, attr)) if ident(module.trim()) && ident(attr.trim()))
+}
+
 /// A launcher in the venv's `bin` for each console or GUI script of entry_points.txt.
 fn scripts(entry_points: &str, layout: &Layout) -> Result<Vec<Placed>, String> {
     let mut out = Vec::new();
     for (script, target) in console_scripts(entry_points) {
+        if !script_name_ok(&script) || !entry_point_ok(&target) {
+            return Err(format!("entry point {script:?} = {target:?}: not a command name and a module:function reference"));
+        }
         let (module, attr) = target
             .split_once(':')
             .ok_or_else(|| format!("entry point {script} = {target}: expected module:function"))?;
@@ -154,6 +179,12 @@ fn record(placed: &BTreeMap<String, Placed>, site: &str, dist_info: &str) -> Pla
     }
     record += &format!("{dist_info}/RECORD,,\n");
     Placed { path: format!("{site}/{dist_info}/RECORD"), data: record.into_bytes(), mode: 0o644 }
+}
+
+/// A relative path with no `..`, `.` or empty part: what may be written below a layer root.
+pub fn safe_path(path: &str) -> bool {
+    !path.starts_with('/')
+        && path.split('/').all(|p| !p.is_empty() && p != "." && p != ".." && !p.contains('\0'))
 }
 
 /// `#!python` (as wheels write it) becomes the venv's interpreter.

@@ -94,6 +94,17 @@ pub(super) fn read_scripts(
                     ))
                 }
             };
+            if !crate::wheel::install::script_name_ok(name) {
+                return Err(format!(
+                    "{key} {name:?} is not a command name: use letters, digits, `.`, `_` and `-` \
+                     (it becomes a file in the image's bin folder)"
+                ));
+            }
+            if !crate::wheel::install::entry_point_ok(&target) {
+                return Err(format!(
+                    "{key} {name:?} = {target:?} is not a `module:function` reference"
+                ));
+            }
             m.scripts.insert(name.clone(), target);
         }
     }

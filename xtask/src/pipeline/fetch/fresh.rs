@@ -131,6 +131,6 @@ fn poetry(session: &Session, dir: &str, lock_text: &str) -> Result<()> {
         );
     }
     fs::create_dir_all(marker.parent().unwrap_or(&marker))?;
-    fs::write(&marker, dir)?;
+    crate::files::write_atomic(&marker, dir)?;
     Ok(())
 }
