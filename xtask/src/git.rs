@@ -1,5 +1,6 @@
 //! Every git call xtask makes. Paths are read with `-z`, so names with spaces, newlines or
-//! non-ASCII letters come through as they are, never quoted.
+//! non-ASCII letters come through as they are, never quoted; `core.fsmonitor` is off, so a
+//! repository's config cannot make git run a program of its choosing.
 
 use anyhow::{bail, Context, Result};
 use camino::Utf8Path;
@@ -14,10 +15,11 @@ pub struct Git<'a> {
 impl<'a> Git<'a> {
     /// Fails with what to do when `root` is not inside a git work tree.
     pub fn open(sh: &'a Shell, root: &'a Utf8Path) -> Result<Git<'a>> {
-        let inside = cmd!(sh, "git -C {root} rev-parse --is-inside-work-tree")
-            .quiet()
-            .ignore_stderr()
-            .read();
+        let inside =
+            cmd!(sh, "git -C {root} -c core.fsmonitor=false rev-parse --is-inside-work-tree")
+                .quiet()
+                .ignore_stderr()
+                .read();
         if inside.map_or(true, |s| s.trim() != "true") {
             bail!(
                 "{root} is not a git repository, and this command compares revisions; run it in \
@@ -31,7 +33,7 @@ impl<'a> Git<'a> {
     pub fn verify_commit(&self, rev: &str) -> Result<()> {
         let (sh, root) = (self.sh, self.root);
         let commit = format!("{rev}^{{commit}}");
-        if cmd!(sh, "git -C {root} rev-parse --verify --quiet {commit}")
+        if cmd!(sh, "git -C {root} -c core.fsmonitor=false rev-parse --verify --quiet {commit}")
             .quiet()
             .ignore_stdout()
             .run()
@@ -39,7 +41,10 @@ impl<'a> Git<'a> {
         {
             return Ok(());
         }
-        let shallow = cmd!(sh, "git -C {root} rev-parse --is-shallow-repository").quiet().read();
+        let shallow =
+            cmd!(sh, "git -C {root} -c core.fsmonitor=false rev-parse --is-shallow-repository")
+                .quiet()
+                .read();
         if shallow.unwrap_or_default().trim() == "true" {
             bail!(
                 "revision {rev:?} is not in this shallow clone; fetch more history (`git fetch \
@@ -51,7 +56,8 @@ impl<'a> Git<'a> {
 
     pub fn merge_base(&self, a: &str, b: &str) -> Result<String> {
         let (sh, root) = (self.sh, self.root);
-        let out = cmd!(sh, "git -C {root} merge-base {a} {b}").quiet().read();
+        let out =
+            cmd!(sh, "git -C {root} -c core.fsmonitor=false merge-base {a} {b}").quiet().read();
         out.with_context(|| format!("find the merge base of {a} and {b}"))
     }
 
@@ -59,7 +65,7 @@ impl<'a> Git<'a> {
     pub fn changed(&self, from: &str, to: &str) -> Result<Vec<String>> {
         let (sh, root) = (self.sh, self.root);
         split_z(
-            &cmd!(sh, "git -C {root} diff --name-only --no-renames -z {from} {to}")
+            &cmd!(sh, "git -C {root} -c core.fsmonitor=false diff --name-only --no-renames -z {from} {to}")
                 .quiet()
                 .output()?
                 .stdout,
@@ -70,13 +76,20 @@ impl<'a> Git<'a> {
     pub fn dirty(&self) -> Result<Vec<String>> {
         let (sh, root) = (self.sh, self.root);
         let mut out = split_z(
-            &cmd!(sh, "git -C {root} diff --name-only --no-renames -z HEAD")
-                .quiet()
-                .output()?
-                .stdout,
+            &cmd!(
+                sh,
+                "git -C {root} -c core.fsmonitor=false diff --name-only --no-renames -z HEAD"
+            )
+            .quiet()
+            .output()?
+            .stdout,
         )?;
-        let untracked =
-            cmd!(sh, "git -C {root} ls-files --others --exclude-standard -z").quiet().output()?;
+        let untracked = cmd!(
+            sh,
+            "git -C {root} -c core.fsmonitor=false ls-files --others --exclude-standard -z"
+        )
+        .quiet()
+        .output()?;
         out.extend(split_z(&untracked.stdout)?);
         Ok(out)
     }
@@ -84,7 +97,8 @@ impl<'a> Git<'a> {
     /// Every file of `rev` with its blob id: `(path, object id)`.
     pub fn tree(&self, rev: &str) -> Result<Vec<(String, String)>> {
         let (sh, root) = (self.sh, self.root);
-        let out = cmd!(sh, "git -C {root} ls-tree -r -z {rev}").quiet().output();
+        let out =
+            cmd!(sh, "git -C {root} -c core.fsmonitor=false ls-tree -r -z {rev}").quiet().output();
         let out = out.with_context(|| format!("list the files of {rev}"))?;
         let mut files = Vec::new();
         for entry in split_z(&out.stdout)? {
@@ -103,7 +117,10 @@ impl<'a> Git<'a> {
     pub fn blobs(&self, ids: &[&str]) -> Result<Vec<Vec<u8>>> {
         let (sh, root) = (self.sh, self.root);
         let request: String = ids.iter().map(|id| format!("{id}\n")).collect();
-        let out = cmd!(sh, "git -C {root} cat-file --batch").stdin(request).quiet().output()?;
+        let out = cmd!(sh, "git -C {root} -c core.fsmonitor=false cat-file --batch")
+            .stdin(request)
+            .quiet()
+            .output()?;
         let mut bytes = out.stdout.as_slice();
         let mut blobs = Vec::with_capacity(ids.len());
         for _ in ids {
@@ -130,9 +147,11 @@ impl<'a> Git<'a> {
         let out = match short {
             Some(n) => {
                 let short = format!("--short={n}");
-                cmd!(sh, "git -C {root} rev-parse {short} HEAD").quiet().read()
+                cmd!(sh, "git -C {root} -c core.fsmonitor=false rev-parse {short} HEAD")
+                    .quiet()
+                    .read()
             }
-            None => cmd!(sh, "git -C {root} rev-parse HEAD").quiet().read(),
+            None => cmd!(sh, "git -C {root} -c core.fsmonitor=false rev-parse HEAD").quiet().read(),
         };
         out.context("read the commit HEAD names")
     }
@@ -140,13 +159,20 @@ impl<'a> Git<'a> {
     /// The branch checked out, if any.
     pub fn branch(&self) -> Option<String> {
         let (sh, root) = (self.sh, self.root);
-        cmd!(sh, "git -C {root} rev-parse --abbrev-ref HEAD").quiet().ignore_stderr().read().ok()
+        cmd!(sh, "git -C {root} -c core.fsmonitor=false rev-parse --abbrev-ref HEAD")
+            .quiet()
+            .ignore_stderr()
+            .read()
+            .ok()
     }
 
     /// A config value (`remote.origin.url`), if set.
     pub fn config(&self, key: &str) -> Option<String> {
         let (sh, root) = (self.sh, self.root);
-        let out = cmd!(sh, "git -C {root} config --get {key}").quiet().ignore_stderr().read();
+        let out = cmd!(sh, "git -C {root} -c core.fsmonitor=false config --get {key}")
+            .quiet()
+            .ignore_stderr()
+            .read();
         out.ok().filter(|s| !s.is_empty())
     }
 }

@@ -11,8 +11,9 @@ use xshell::Shell;
 use crate::config::Config;
 use crate::engine::Engine;
 use crate::model::{self, Repo};
+use crate::pipeline::probe;
 use crate::pipeline::toolchain;
-use crate::runtime::{self, Runtime};
+use crate::runtime::Runtime;
 use crate::ui::Ui;
 
 /// Made once in `main` and handed to every command.
@@ -91,12 +92,13 @@ impl Session {
         once(&self.toolchain_id, || toolchain::identity(self.repo()?)).map(String::as_str)
     }
 
-    /// What the Python of a runtime image is (read from the image, cached by image id).
+    /// What the Python of a runtime image is: read from the image once per image id (see
+    /// [`probe`]), checked against the config's `[runtime]`, and kept for this run.
     pub fn runtime(&self, image: &str) -> Result<Runtime> {
         if let Some(r) = self.runtimes.borrow().get(image) {
             return Ok(r.clone());
         }
-        let r = runtime::of(&self.sh, self.engine()?, self.repo()?, image)?;
+        let r = probe::of(&self.sh, self.engine()?, self.repo()?, image)?;
         self.runtimes.borrow_mut().insert(image.to_string(), r.clone());
         Ok(r)
     }

@@ -143,8 +143,10 @@ fn copy_dot_sees_exactly_the_project_folder_minus_dockerignore() {
     fs::write(hello.join("Dockerfile"), "FROM app\nCOPY . /srv/hello/\n").unwrap();
     fs::write(hello.join(".dockerignore"), "tests\n**/__pycache__\nsecret.env\n").unwrap();
     fs::write(hello.join("secret.env"), "TOKEN=x\n").unwrap();
-    fs::create_dir_all(hello.join("data")).unwrap();
+    fs::create_dir_all(hello.join("data/.git")).unwrap();
     fs::write(hello.join("data/x.txt"), "x\n").unwrap();
+    fs::write(hello.join("data/.git/config"), "[remote]\nurl = https://u:secret@host/r\n").unwrap();
+    fs::write(hello.join(".git"), "gitdir: ../../.git/modules/hello\n").unwrap();
     let tag = unique_tag("copy-dot");
     xtask_json(&repo, &shared_cache(), &["build-image", "hello-world", "--tag", &tag, "--json"]);
     let listed =
@@ -160,8 +162,46 @@ fn copy_dot_sees_exactly_the_project_folder_minus_dockerignore() {
     assert_eq!(
         sorted_lines(&listed),
         expected.map(String::from).to_vec(),
-        "xtask's own files or ignored files leaked"
+        "xtask's own files, .git or ignored files leaked"
     );
+}
+
+#[test]
+fn literal_copies_send_only_what_they_name_and_a_mode_change_rebuilds() {
+    let repo = sample_copy("literal-copy");
+    let export = repo.join("projects/gw-iaas/export");
+    let cache = shared_cache();
+    let tag = unique_tag("literal-copy");
+    let build = || {
+        let v = xtask_json(&repo, &cache, &["build-image", "export", "--tag", &tag, "--json"]);
+        v["images"][0]["status"].as_str().unwrap().to_string()
+    };
+    assert_eq!(build(), "built");
+    // A file no COPY names: not in the context, so no rebuild.
+    fs::write(export.join("notes.txt"), "unrelated\n").unwrap();
+    assert_eq!(build(), "up-to-date", "a file no COPY reads rebuilt the image");
+    // The executable bit of a copied file is part of the image.
+    let config = export.join("config/export.toml");
+    fs::set_permissions(&config, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    assert_eq!(build(), "built", "a mode change was not seen");
+    let mode = in_image(&format!("gw-iaas/export:{tag}"), "stat -c %a /etc/export/export.toml");
+    assert_eq!(mode.trim(), "755");
+    let sent = repo.join("target/xtask/contexts");
+    let names: Vec<String> = walk_names(&sent);
+    assert!(!names.iter().any(|n| n.ends_with("notes.txt")), "{names:?}");
+}
+
+/// Every path below `dir`, as strings.
+fn walk_names(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        out.push(path.display().to_string());
+        if path.is_dir() && !path.is_symlink() {
+            out.extend(walk_names(&path));
+        }
+    }
+    out
 }
 
 #[test]
@@ -225,7 +265,7 @@ fn dockerignore_rules_match_the_engine() {
     assert!(out.status.success());
     let engine = sorted_lines(&in_image(&tag, "cd /ctx && find . -type f | sed 's|^./||'"));
     let root = camino::Utf8Path::from_path(&ctx).unwrap();
-    let (entries, _) = context(root, &DockerIgnore::parse(ignore).unwrap()).unwrap();
+    let (entries, _) = context(root, &DockerIgnore::parse(ignore).unwrap(), &[]).unwrap();
     let ours: Vec<String> = entries.into_iter().map(|e| e.rel).collect();
     assert_eq!(ours, engine, "xtask and the engine disagree on what the context holds");
     assert!(

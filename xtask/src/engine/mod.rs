@@ -223,6 +223,21 @@ impl Engine {
 
     /// Inspects several references in one engine call; `None` for each that does not exist.
     pub fn inspect(&self, sh: &Shell, references: &[&str]) -> Result<Vec<Option<ImageInfo>>> {
+        let found = self.inspect_all(sh, references)?;
+        if found.len() == references.len() {
+            // Every reference exists, and the engine answers in order: no name matching needed
+            // (a reference such as docker.io/library/python:3.11 is tagged python:3.11).
+            return Ok(found.iter().map(|img| Some(ImageInfo::of(img))).collect());
+        }
+        // Some are missing: ask for each alone, so that no name needs matching by hand.
+        references
+            .iter()
+            .map(|r| Ok(self.inspect_all(sh, &[r])?.first().map(ImageInfo::of)))
+            .collect()
+    }
+
+    /// `docker image inspect` of `references`: the images found (missing ones left out).
+    fn inspect_all(&self, sh: &Shell, references: &[&str]) -> Result<Vec<serde_json::Value>> {
         let bin = &self.bin;
         let out =
             cmd!(sh, "{bin} image inspect {references...}").quiet().ignore_status().output()?;
@@ -230,13 +245,7 @@ impl Engine {
         if !out.status.success() && !stderr.to_lowercase().contains("no such image") {
             bail!("inspect images {}: {}", references.join(", "), stderr.trim());
         }
-        let found: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap_or_default();
-        if found.len() == references.len() {
-            // Every reference exists, and the engine answers in order: no name matching needed
-            // (a reference such as docker.io/library/python:3.11 is tagged python:3.11).
-            return Ok(found.iter().map(|img| Some(ImageInfo::of(img))).collect());
-        }
-        Ok(references.iter().map(|r| ImageInfo::find(&found, r)).collect())
+        Ok(serde_json::from_slice(&out.stdout).unwrap_or_default())
     }
 }
 
@@ -258,19 +267,6 @@ pub struct ImageInfo {
 }
 
 impl ImageInfo {
-    /// The image among `docker image inspect`'s output that is tagged `reference` (or is it,
-    /// by id).
-    fn find(found: &[serde_json::Value], reference: &str) -> Option<ImageInfo> {
-        let tagged = reference.rsplit('/').next().is_some_and(|last| last.contains(':'));
-        let full = if tagged { reference.to_string() } else { format!("{reference}:latest") };
-        let has_tag = |img: &&serde_json::Value| {
-            let tags = img["RepoTags"].as_array();
-            tags.is_some_and(|tags| tags.iter().any(|t| t == full.as_str()))
-                || img["Id"].as_str() == Some(reference)
-        };
-        found.iter().find(has_tag).map(ImageInfo::of)
-    }
-
     fn of(img: &serde_json::Value) -> ImageInfo {
         let strings = |v: &serde_json::Value| -> Vec<String> {
             let items =

@@ -12,10 +12,10 @@ pub struct Mount {
 
 impl Mount {
     /// `--mount` syntax, which carries any path (`-v` splits at `:`): fields are CSV, so a
-    /// field with a comma or a quote is quoted.
+    /// field with a comma, a quote or a line break is quoted.
     fn spec(&self) -> String {
         let field = |f: String| {
-            if f.contains([',', '"']) {
+            if f.contains([',', '"', '\n', '\r']) {
                 format!("\"{}\"", f.replace('"', "\"\""))
             } else {
                 f
@@ -248,6 +248,7 @@ mod tests {
         assert_eq!(m("/a:b"), "type=bind,source=/a:b,target=/in");
         assert_eq!(m("/a,b"), "type=bind,\"source=/a,b\",target=/in");
         assert_eq!(m("/a\"b"), "type=bind,\"source=/a\"\"b\",target=/in");
+        assert_eq!(m("/a\nb"), "type=bind,\"source=/a\nb\",target=/in");
     }
 
     #[test]

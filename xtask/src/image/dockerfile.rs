@@ -2,16 +2,21 @@
 //! and the escape directive handled), its first `FROM`, and the context paths its `COPY` and
 //! `ADD` instructions read, where they can be known without running the build.
 
-/// One instruction: its keyword (upper-case), the rest of its text, and its first line.
+/// One instruction: its keyword (upper-case), the rest of its text, and its first and last
+/// lines (continuations included, heredoc bodies not).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Instruction {
     pub keyword: String,
     pub args: String,
     pub line: usize,
+    pub end: usize,
 }
 
-/// The instructions of a Dockerfile. Heredoc bodies (`RUN <<EOF … EOF`) are skipped.
+/// The instructions of a Dockerfile, read as Docker does: a leading byte-order mark dropped,
+/// comments and empty lines inside a continued instruction skipped, heredoc bodies
+/// (`RUN <<EOF … EOF`) skipped.
 pub fn instructions(text: &str) -> Vec<Instruction> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let escape = escape_char(text);
     let lines: Vec<&str> = text.lines().collect();
     let mut out = Vec::new();
@@ -23,22 +28,21 @@ pub fn instructions(text: &str) -> Vec<Instruction> {
             continue;
         }
         let first = i + 1;
+        let mut end = first;
         let mut body = String::new();
-        loop {
+        while i < lines.len() {
             let line = lines[i].trim();
             i += 1;
-            if line.starts_with('#') && !body.is_empty() {
-                continue; // a comment inside a continued instruction
+            if !body.is_empty() && (line.is_empty() || line.starts_with('#')) {
+                continue; // a comment or an empty line inside a continued instruction
             }
-            match line.strip_suffix(escape) {
-                Some(head) if i < lines.len() => {
-                    body.push_str(head);
-                    body.push(' ');
-                }
-                _ => {
-                    body.push_str(line);
-                    break;
-                }
+            end = i;
+            if let Some(head) = line.strip_suffix(escape) {
+                body.push_str(head);
+                body.push(' ');
+            } else {
+                body.push_str(line);
+                break;
             }
         }
         // Heredoc bodies follow the instruction, up to their terminating word.
@@ -48,11 +52,13 @@ pub fn instructions(text: &str) -> Vec<Instruction> {
             }
             i += 1;
         }
-        let (keyword, args) = body.split_once(char::is_whitespace).unwrap_or((&body, ""));
+        let body = body.trim();
+        let (keyword, args) = body.split_once(char::is_whitespace).unwrap_or((body, ""));
         out.push(Instruction {
             keyword: keyword.to_ascii_uppercase(),
             args: args.trim().to_string(),
             line: first,
+            end,
         });
     }
     out
@@ -93,32 +99,88 @@ fn heredoc_words(body: &str) -> Vec<String> {
 /// The image of the first `FROM` (flags such as `--platform` skipped), with its line.
 pub fn first_from(text: &str) -> Option<(String, usize)> {
     let from = instructions(text).into_iter().find(|i| i.keyword == "FROM")?;
-    let image = from.args.split_whitespace().find(|w| !w.starts_with("--"))?.to_string();
+    let image = split_flags(&from.args).1.split_whitespace().next()?.to_string();
     Some((image, from.line))
 }
 
 /// The text with every `FROM app` (the template's stage, in any case) made `FROM <image>`,
-/// and `--from=app` flags `--from=<image>`.
+/// and `--from=app` of `COPY` and `from=app` of `RUN --mount` made `<image>`. Works on the
+/// parsed instructions, so continued lines and flags in any position are found; a rewritten
+/// instruction becomes one line followed by empty ones, so line numbers stay.
 pub fn rebase(text: &str, image: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let flag = format!("--from={image}");
-    for line in text.split_inclusive('\n') {
-        let line = &line.replace("--from=app ", &format!("{flag} "));
-        let trimmed = line.trim_start();
-        let words: Vec<&str> = trimmed.split_whitespace().collect();
-        let is_from = words.first().is_some_and(|w| w.eq_ignore_ascii_case("FROM"));
-        let base = words.iter().skip(1).position(|w| !w.starts_with("--")).map(|p| p + 1);
-        match base {
-            Some(b) if is_from && words[b].eq_ignore_ascii_case("app") => {
-                let mut new: Vec<&str> = words.clone();
-                new[b] = image;
-                out.push_str(&new.join(" "));
-                out.push('\n');
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    for ins in instructions(text) {
+        let (flags, rest) = split_flags(&ins.args);
+        let mut changed = false;
+        let mut flags: Vec<String> = flags
+            .iter()
+            .map(|flag| {
+                let new = rebase_flag(flag, image);
+                changed |= new != *flag;
+                new
+            })
+            .collect();
+        let mut rest = rest.to_string();
+        if ins.keyword == "FROM" {
+            let (base, tail) = rest.split_once(char::is_whitespace).unwrap_or((&rest, ""));
+            if is_app(base) {
+                rest = format!("{image} {tail}").trim_end().to_string();
+                changed = true;
             }
-            _ => out.push_str(line),
+        }
+        if changed {
+            flags.insert(0, ins.keyword.clone());
+            flags.push(rest);
+            lines[ins.line - 1] = flags.join(" ").trim_end().to_string();
+            for line in &mut lines[ins.line..ins.end] {
+                line.clear();
+            }
         }
     }
+    let mut out = lines.join("\n");
+    out.push('\n');
     out
+}
+
+/// Whether a stage reference names the template's stage: `app` in any case, quoted or not.
+fn is_app(word: &str) -> bool {
+    word.trim_matches(|c| c == '"' || c == '\'').eq_ignore_ascii_case("app")
+}
+
+/// `--from=app` and `--mount=…,from=app,…` pointed at `image`; other flags unchanged.
+fn rebase_flag(flag: &str, image: &str) -> String {
+    let lower = flag.to_ascii_lowercase();
+    if let Some(value) = lower.strip_prefix("--from=") {
+        if is_app(value) {
+            return format!("--from={image}");
+        }
+    } else if lower.starts_with("--mount=") {
+        let (head, spec) = flag.split_at("--mount=".len());
+        let parts: Vec<String> = spec
+            .split(',')
+            .map(|part| match part.split_once('=') {
+                Some((k, v)) if k.eq_ignore_ascii_case("from") && is_app(v) => {
+                    format!("{k}={image}")
+                }
+                _ => part.to_string(),
+            })
+            .collect();
+        return format!("{head}{}", parts.join(","));
+    }
+    flag.to_string()
+}
+
+/// An instruction's leading `--flags` and the text after them.
+fn split_flags(args: &str) -> (Vec<&str>, &str) {
+    let mut flags = Vec::new();
+    let mut rest = args.trim_start();
+    while rest.starts_with("--") {
+        let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+        flags.push(&rest[..end]);
+        rest = rest[end..].trim_start();
+    }
+    (flags, rest)
 }
 
 /// What a `COPY` or `ADD` reads from the context.
@@ -126,46 +188,58 @@ pub fn rebase(text: &str, image: &str) -> String {
 pub struct ContextRead {
     pub line: usize,
     pub keyword: String,
-    /// Source paths as written; empty when they cannot be known before the build.
+    /// Source paths, quotes removed; only those that can be known before the build.
     pub sources: Vec<String>,
+    /// Whether `sources` are all it reads: false when some only the build can resolve.
+    pub complete: bool,
 }
 
 /// The context reads of every `COPY`/`ADD` (not `--from`, which read other images). Sources
-/// that only the build can resolve (URLs, git, heredocs, variables, wildcards) are left out,
-/// so a check against them never reports a file as missing that the build would find.
+/// that only the build can resolve (URLs, git, variables, wildcards) are left out, so a check
+/// against them never reports a file as missing that the build would find.
 pub fn context_reads(text: &str) -> Vec<ContextRead> {
     let mut out = Vec::new();
     for ins in instructions(text).into_iter().filter(|i| i.keyword == "COPY" || i.keyword == "ADD")
     {
-        let words = split_args(&ins.args);
-        if words.iter().any(|w| w.starts_with("--from")) || ins.args.contains("<<") {
+        let (flags, rest) = split_flags(&ins.args);
+        if flags.iter().any(|f| f.to_ascii_lowercase().starts_with("--from")) || rest.contains("<<")
+        {
             continue;
         }
-        let args: Vec<&String> = words.iter().filter(|w| !w.starts_with("--")).collect();
-        let Some((_dest, sources)) = args.split_last() else { continue };
-        let knowable = |s: &&&String| {
+        let words = match serde_json::from_str::<Vec<String>>(rest) {
+            Ok(json) if rest.starts_with('[') => json,
+            _ => shell_words(rest),
+        };
+        let Some((_dest, sources)) = words.split_last() else { continue };
+        let knowable = |s: &&String| {
             !s.contains("://") && !s.starts_with("git@") && !s.contains(['$', '*', '?', '[', '\\'])
         };
-        let sources = sources.iter().filter(knowable).map(|s| (*s).clone()).collect();
-        out.push(ContextRead { line: ins.line, keyword: ins.keyword, sources });
+        let known: Vec<String> = sources.iter().filter(knowable).cloned().collect();
+        let complete = known.len() == sources.len();
+        out.push(ContextRead { line: ins.line, keyword: ins.keyword, sources: known, complete });
     }
     out
 }
 
-/// The words of an instruction: its JSON array form, or whitespace-separated.
-fn split_args(args: &str) -> Vec<String> {
-    let (flags, rest): (Vec<&str>, Vec<&str>) = {
-        let words: Vec<&str> = args.split_whitespace().collect();
-        let n = words.iter().take_while(|w| w.starts_with("--")).count();
-        (words[..n].to_vec(), words[n..].to_vec())
-    };
-    let rest = rest.join(" ");
-    let mut out: Vec<String> = flags.iter().map(ToString::to_string).collect();
-    match serde_json::from_str::<Vec<String>>(&rest) {
-        Ok(json) if rest.starts_with('[') => out.extend(json),
-        _ => out.extend(rest.split_whitespace().map(ToString::to_string)),
+/// Shell-form words as Docker's word expansion reads them: split on whitespace outside
+/// quotes, quotes removed. A word with a backslash keeps it (and is then left unchecked).
+fn shell_words(text: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word: Option<String> = None;
+    let mut quote: Option<char> = None;
+    for c in text.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (None, '"' | '\'') => {
+                quote = Some(c);
+                word.get_or_insert_with(String::new);
+            }
+            (None, c) if c.is_whitespace() => words.extend(word.take()),
+            (_, c) => word.get_or_insert_with(String::new).push(c),
+        }
     }
-    out
+    words.extend(word);
+    words
 }
 
 #[cfg(test)]
@@ -208,6 +282,33 @@ mod tests {
             first_from("FROM continuumio/miniconda3\n").unwrap().0,
             "continuumio/miniconda3"
         );
+    }
+
+    #[test]
+    fn rebase_finds_app_across_continuations_and_in_every_flag_form() {
+        let df = "\u{feff}FROM \\\n  app AS final\nCOPY --from=APP /a /b\nCOPY --chown=1 --from=\"app\" /c /d\nRUN --mount=type=bind,from=app,target=/x ls\nFROM other\n";
+        let rebased = rebase(df, "sha256:abc");
+        assert_eq!(
+            rebased,
+            "FROM sha256:abc AS final\n\nCOPY --from=sha256:abc /a /b\nCOPY --chown=1 --from=sha256:abc /c /d\nRUN --mount=type=bind,from=sha256:abc,target=/x ls\nFROM other\n"
+        );
+        assert_eq!(first_from(df).unwrap(), ("app".to_string(), 1));
+    }
+
+    #[test]
+    fn odd_but_valid_files_parse_as_docker_reads_them() {
+        // A continued comment on the last line, an empty line inside a continuation.
+        let df = "FROM app\nRUN a \\\n\n  b\nCOPY x /y \\\n# trailing";
+        let ins = instructions(df);
+        assert_eq!(ins[1].args, "a  b");
+        assert_eq!((ins[1].line, ins[1].end), (2, 4));
+        assert_eq!(ins.len(), 3);
+        // Shell-form quotes are removed as Docker's word expansion does.
+        let reads = context_reads("FROM app\nCOPY \"my file\" 'b' /x\nCOPY *.txt c /y\n");
+        assert_eq!(reads[0].sources, vec!["my file", "b"]);
+        assert!(reads[0].complete);
+        assert_eq!(reads[1].sources, vec!["c"]);
+        assert!(!reads[1].complete);
     }
 
     #[test]

@@ -248,6 +248,12 @@ fn class(chars: &[char]) -> Result<(Tok, usize), String> {
                 None => Err("has a `[` that is never closed".to_string()),
                 Some('\\') => {
                     let c = *chars.get(*i + 1).ok_or("has a `[` that is never closed")?;
+                    if c.is_ascii_alphanumeric() {
+                        return Err(format!(
+                            "escapes {c:?} in a class, which Docker reads as a regular-expression \
+                             class; escape only punctuation"
+                        ));
+                    }
                     *i += 2;
                     Ok(c)
                 }
@@ -381,6 +387,7 @@ mod tests {
             ("[z-a]\n", 1),
             ("\\d+\n", 1),
             ("x[]\n", 1),
+            ("ok\na[\\d]\n", 2),
         ] {
             let e = DockerIgnore::parse(text).unwrap_err();
             assert_eq!(e.line, line, "{text:?}: {e}");

@@ -49,6 +49,16 @@ impl Repo {
         }
     }
 
+    /// The context folder `name` under the work folder, locked for this process until the
+    /// returned lock is dropped: concurrent runs for one image take turns with it.
+    pub fn context_dir(&self, name: &str) -> Result<(Utf8PathBuf, fs::File)> {
+        let contexts = self.work.join("contexts");
+        fs::create_dir_all(&contexts)?;
+        let lock = crate::files::open_lock(&contexts.join(format!(".{name}.lock")))?;
+        lock.file().lock().with_context(|| format!("lock the context folder {name}"))?;
+        Ok((contexts.join(name), lock))
+    }
+
     /// Where runs register (see [`runs`]).
     pub fn runs(&self) -> Utf8PathBuf {
         self.cache.join("runs")

@@ -8,6 +8,7 @@ use camino::Utf8Path;
 use fs_err as fs;
 
 use super::fetch::{self, Wheelhouse};
+use super::plan::dockerfile::write_context;
 use super::plan::Target;
 use super::stage::{ImageInputs, TEMPLATE};
 use super::wheels;
@@ -64,9 +65,30 @@ pub fn images(session: &Session, targets: &[Target], options: Options) -> Result
     for (target, house) in targets.iter().zip(&houses) {
         let local = wheels::wheels(repo, &target.jobs, &built.keys)?;
         let inputs = ImageInputs::collect(repo, target, house, &local)?;
-        images.push(one(session, target, &inputs, house, options)?);
+        let image = match one(session, target, &inputs, house, options)? {
+            Outcome::Done(image) => image,
+            // A wheel was fetched (or built from its sdist) again with other bytes: the
+            // inputs are read again from the new wheelhouse, whose files are now checked.
+            Outcome::Refetched(house) => {
+                let inputs = ImageInputs::collect(repo, target, &house, &local)?;
+                match one(session, target, &inputs, &house, options)? {
+                    Outcome::Done(image) => image,
+                    Outcome::Refetched(_) => {
+                        anyhow::bail!("the wheelhouse keeps changing; run again")
+                    }
+                }
+            }
+        };
+        images.push(image);
     }
     Ok(images)
+}
+
+/// What building one image came to.
+enum Outcome {
+    Done(Image),
+    /// The wheelhouse was repaired with files of other digests: plan the image again.
+    Refetched(Wheelhouse),
 }
 
 /// Pushes each image and records its digest.
@@ -86,7 +108,7 @@ fn one(
     inputs: &ImageInputs,
     house: &Wheelhouse,
     options: Options,
-) -> Result<Image> {
+) -> Result<Outcome> {
     let (repo, engine) = (session.repo()?, session.engine()?);
     let pkg = &repo.graph.packages[target.idx];
     let t = Instant::now();
@@ -109,15 +131,14 @@ fn one(
         .filter(|c| !options.no_cache && c.labels.get("xtask.fingerprint") == Some(&fingerprint));
     if let Some(info) = up_to_date {
         session.ui.step(&format!("{} up to date", target.reference), t);
-        return Ok(image(info, Status::UpToDate));
+        return Ok(Outcome::Done(image(info, Status::UpToDate)));
     }
-    let contexts = repo.work.join("contexts");
-    let dir = contexts.join(target.context_name());
-    // Concurrent runs for the same image take turns with its context folder.
-    fs::create_dir_all(&contexts)?;
-    let lock = crate::files::open_lock(&contexts.join(format!(".{}.lock", target.context_name())))?;
-    lock.file().lock().with_context(|| format!("lock the context of {}", pkg.dir))?;
-    fetch::intact(session, &target.third_party, house)?;
+    let (dir, _lock) = repo.context_dir(&target.context_name())?;
+    if let Some(repaired) = fetch::intact(session, &target.third_party, house)? {
+        if repaired.requirements_text != house.requirements_text {
+            return Ok(Outcome::Refetched(repaired));
+        }
+    }
     inputs.context.write(&dir)?;
     let rel = dir.strip_prefix(&repo.root).map_or(dir.to_string(), ToString::to_string);
     session.ui.step(&format!("stage context {rel} ({})", human_bytes(context_bytes)), t);
@@ -153,8 +174,11 @@ fn one(
             let app_id = fs::read_to_string(&iid)?.trim().to_string();
             let dockerfile = dir.join("Dockerfile.project");
             fs::write(&dockerfile, rebase(&ext.text, &app_id))?;
+            let ext_dir = camino::Utf8PathBuf::from(format!("{dir}.extension"));
+            crate::files::fresh_dir(&ext_dir)?;
+            write_context(ext, &ext_dir)?;
             let project = Build {
-                context: ext.folder.clone(),
+                context: ext_dir,
                 dockerfile: Some(dockerfile),
                 tag: Some(target.reference.clone()),
                 build_args: inputs.build_args.clone(),
@@ -168,7 +192,7 @@ fn one(
     let info = engine.inspect(&session.sh, &[&target.reference])?.pop().flatten();
     let info = info.with_context(|| format!("{} vanished after its build", target.reference))?;
     session.ui.step(&format!("build {}", target.reference), t);
-    Ok(image(info, Status::Built))
+    Ok(Outcome::Done(image(info, Status::Built)))
 }
 
 /// OCI labels; revision and created describe the build, so they are not in the fingerprint.
@@ -213,9 +237,15 @@ pub fn public_url(url: &str) -> String {
     };
     let rest = rest.split(['?', '#']).next().unwrap_or_default();
     // The authority ends at the first `/`; user info is what precedes its last `@`.
+    // For scp-like addresses (`user:secret@host:org/repo`) the user info is what precedes the
+    // last `@` before the first `/`.
     let (authority, path) = match scheme {
         Some(_) => rest.split_once('/').map_or((rest, ""), |(a, p)| (a, p)),
-        None => rest.split_once(':').map_or((rest, ""), |(a, p)| (a, p)),
+        None => {
+            let head = rest.split('/').next().unwrap_or_default();
+            let start = head.rfind('@').map_or(0, |at| at + 1);
+            rest[start..].split_once(':').map_or((&rest[start..], ""), |(a, p)| (a, p))
+        }
     };
     let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
     match scheme {
@@ -252,6 +282,8 @@ mod tests {
             ("https://x:y@host.org", "https://host.org"),
             ("ssh://git:pw@host.org:2222/a.git", "ssh://host.org:2222/a.git"),
             ("git@github.com:acme/repo.git", "github.com:acme/repo.git"),
+            ("deploy:s3cr3t@host.org:acme/repo.git", "host.org:acme/repo.git"),
+            ("u:p@ss@host.org:repo.git", "host.org:repo.git"),
             ("https://github.com/acme/repo", "https://github.com/acme/repo"),
             ("/srv/git/repo.git", "/srv/git/repo.git"),
         ];

@@ -61,7 +61,7 @@ pub fn image(session: &Session, idx: usize) -> Result<DevImage> {
             groups: vec![WheelGroup::third_party(&house)],
             layers: vec![("dev", layer)],
         };
-        let dir = repo.work.join("contexts").join(format!("{}-dev", pkg.name));
+        let (dir, _lock) = repo.context_dir(&format!("{}-dev", pkg.name))?;
         context.write(&dir)?;
         let build = Build {
             context: dir,

@@ -176,8 +176,12 @@ fn built_from_sdists(house: &Utf8Path) -> WheelCache {
 
 /// Checks every wheel of the wheelhouse byte for byte against its digest before it goes into
 /// an image (the quick check trusts size and mtime). A changed file is deleted and fetched
-/// again; one that still differs is an error.
-pub fn intact(session: &Session, resolved: &Resolved, house: &Wheelhouse) -> Result<()> {
+/// again, and the repaired wheelhouse returned; one that still differs is an error.
+pub fn intact(
+    session: &Session,
+    resolved: &Resolved,
+    house: &Wheelhouse,
+) -> Result<Option<Wheelhouse>> {
     let mut changed = false;
     for w in &house.wheels {
         if Sha256::of(&fs::read(&w.file)?) != w.sha256 {
@@ -186,9 +190,10 @@ pub fn intact(session: &Session, resolved: &Resolved, house: &Wheelhouse) -> Res
         }
     }
     if !changed {
-        return Ok(());
+        return Ok(None);
     }
-    for w in &provide(session, resolved)?.wheels {
+    let repaired = provide(session, resolved)?;
+    for w in &repaired.wheels {
         if Sha256::of(&fs::read(&w.file)?) != w.sha256 {
             bail!(
                 "{}: its content is not the locked file's, even fetched again; check the index",
@@ -196,5 +201,5 @@ pub fn intact(session: &Session, resolved: &Resolved, house: &Wheelhouse) -> Res
             );
         }
     }
-    Ok(())
+    Ok(Some(repaired))
 }

@@ -8,8 +8,9 @@
 //! 5. [`stage`]: the build context, written only when the image is not up to date;
 //! 6. [`build`]: the engine build, labels, fingerprint no-op and push.
 //!
-//! [`dev`] reuses plan, fetch and stage for the dev environment; [`affected`] maps a git change
-//! to the projects to rebuild. Stages take and return typed values and report progress through
+//! [`probe`] reads each runtime image's Python once per image id, for plan. [`dev`] reuses
+//! plan, fetch and stage for the dev environment; [`affected`] maps a git change to the
+//! projects to rebuild. Stages take and return typed values and report progress through
 //! the session; commands parse arguments, call them and print.
 
 pub mod affected;
@@ -17,6 +18,7 @@ pub mod build;
 pub mod dev;
 pub mod fetch;
 pub mod plan;
+pub mod probe;
 pub mod stage;
 pub mod toolchain;
 pub mod wheels;

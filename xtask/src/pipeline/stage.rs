@@ -152,12 +152,15 @@ impl<'t> ImageInputs<'t> {
         }
         if let Some(ext) = self.extension {
             input += &format!("extension {}\n{}\n", ext.path, ext.text);
+            for d in &ext.dirs {
+                input += &format!("dir {d:?}\n");
+            }
             for e in &ext.entries {
                 let content = match &e.link {
                     Some(target) => format!("link {target}"),
                     None => Sha256::of(&fs::read(ext.folder.join(&e.rel))?).to_string(),
                 };
-                input += &format!("entry {:?} {content}\n", e.rel);
+                input += &format!("entry {:?} {:o} {content}\n", e.rel, e.mode);
             }
         }
         Ok(Sha256::of(input.as_bytes()).hex().to_string())

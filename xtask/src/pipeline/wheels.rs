@@ -16,6 +16,7 @@ use crate::model::names::PackageName;
 use crate::model::Repo;
 use crate::session::Session;
 use crate::wheel::cache::WheelCache;
+use crate::wheel::name::WheelName;
 use crate::wheel::rewrite::rewrite_wheel;
 
 const BUILD_SCRIPT: &str = include_str!("build_wheels.py");
@@ -121,6 +122,7 @@ fn build_in(
         let name = jobs.iter().find(|j| j.dir == dir).map_or(dir, |j| j.name.as_str());
         bail!("build wheel for {name} ({dir}): the build backend failed; last lines of its output:\n{tail}");
     }
+    let mut built = BTreeSet::new();
     for line in String::from_utf8_lossy(&output.stdout).lines() {
         let v: serde_json::Value =
             serde_json::from_str(line).with_context(|| format!("read build result {line:?}"))?;
@@ -130,7 +132,7 @@ fn build_in(
             .iter()
             .find(|j| j.dir == dir)
             .with_context(|| format!("unexpected build result for {dir}"))?;
-        let host = tmp.join(wheel.strip_prefix("/out/").unwrap_or(wheel));
+        let host = built_wheel(tmp, wheel, job)?;
         let file = host.file_name().unwrap_or_default();
         let fixed = rewrite_wheel(&fs::read(&host)?, &job.pins)
             .map_err(anyhow::Error::msg)
@@ -138,8 +140,37 @@ fn build_in(
         cache
             .put(&job.key, file, &fixed)
             .with_context(|| format!("store the wheel of {}", job.name))?;
+        built.insert(&job.dir);
+    }
+    if let Some(job) = jobs.iter().find(|j| !built.contains(&j.dir)) {
+        bail!("build wheel for {} ({}): the build reported no wheel", job.name, job.dir);
     }
     Ok(())
+}
+
+/// The host path of the wheel a build reported, after checking that the report cannot point
+/// anywhere else: a plain wheel file name of this job's package, directly in `/out`, a
+/// regular file (not a symlink to a host file).
+fn built_wheel(tmp: &Utf8Path, reported: &str, job: &Job) -> Result<camino::Utf8PathBuf> {
+    // build_wheels.py writes the n-th build's wheel into /out/<n>/.
+    let file =
+        reported.strip_prefix("/out/").and_then(|rest| rest.split_once('/')).filter(|(n, f)| {
+            !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) && !f.contains('/')
+        });
+    let name = file.and_then(|(_, f)| WheelName::parse(f));
+    let (Some((n, file)), Some(name)) = (file, name) else {
+        bail!("the build of {} reported {reported:?}, not a wheel in /out/<n>/", job.name);
+    };
+    if name.name != job.name {
+        bail!("the build of {} made a wheel of another package: {file}", job.name);
+    }
+    let host = tmp.join(n).join(file);
+    if !fs::symlink_metadata(tmp.join(n))?.is_dir()
+        || !fs::symlink_metadata(&host)?.file_type().is_file()
+    {
+        bail!("the build of {} left {file}, which is not a regular file", job.name);
+    }
+    Ok(host)
 }
 
 /// `(dir, tail)` of each failed build reported by build_wheels.py.

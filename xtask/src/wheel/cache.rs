@@ -1,56 +1,13 @@
-//! Content hashes of package folders and the content-addressed wheel cache (atomic, locked).
+//! The content-addressed wheel cache (atomic, locked, checked on every use).
 
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 
 use anyhow::{Context, Result};
-use camino::{Utf8Path, Utf8PathBuf};
+use camino::Utf8PathBuf;
 use fs_err::{self as fs, File};
-use sha2::{Digest, Sha256 as Hasher};
 
-use crate::hash::{hex, Sha256};
-
-/// Folder names whose content never goes into a wheel: caches and build output.
-const IGNORED_DIRS: &[&str] = &["__pycache__", "dist", "build", "node_modules", "target"];
-/// Files next to the sources that are not part of the wheel.
-const IGNORED_FILES: &[&str] = &["poetry.lock", "uv.lock"];
-
-/// Hash of a package folder: every file's path and bytes, skipping hidden entries, caches,
-/// build output, lock files and nested packages (folders with their own pyproject.toml).
-pub fn content_hash(dir: &Utf8Path) -> Result<Sha256> {
-    let mut files = Vec::new();
-    collect(dir, dir, &mut files).with_context(|| format!("hash the sources in {dir}"))?;
-    files.sort();
-    let mut h = Hasher::new();
-    for rel in files {
-        let bytes = fs::read(dir.join(&rel))?;
-        h.update(rel.as_bytes());
-        h.update([0]);
-        h.update((bytes.len() as u64).to_le_bytes());
-        h.update(&bytes);
-    }
-    Ok(Sha256::from_hex(&hex(&h.finalize())).expect("a sha256 digest is 64 hex digits"))
-}
-
-fn collect(root: &Utf8Path, dir: &Utf8Path, out: &mut Vec<String>) -> Result<()> {
-    for entry in dir.read_dir_utf8().with_context(|| format!("read folder {dir}"))? {
-        let entry = entry?;
-        let name = entry.file_name();
-        if name.starts_with('.') {
-            continue;
-        }
-        let ft = entry.file_type()?;
-        let path = entry.path();
-        if ft.is_dir() {
-            if !IGNORED_DIRS.contains(&name) && !path.join("pyproject.toml").exists() {
-                collect(root, path, out)?;
-            }
-        } else if ft.is_file() && !name.ends_with(".pyc") && !IGNORED_FILES.contains(&name) {
-            out.push(path.strip_prefix(root).unwrap_or(path).as_str().replace('\\', "/"));
-        }
-    }
-    Ok(())
-}
+use crate::hash::Sha256;
 
 /// `<dir>/<key>/<file>.whl` entries, each with the sha256 it was stored with (`<key>/.sha256`).
 /// An entry appears by one rename of a complete folder, under a file lock, so readers never see
@@ -69,6 +26,13 @@ pub struct Entry {
 
 const RECORD: &str = ".sha256";
 
+/// An entry as found on disk.
+enum Checked {
+    Intact(Entry),
+    Absent,
+    Changed,
+}
+
 impl WheelCache {
     pub fn new(dir: Utf8PathBuf) -> WheelCache {
         WheelCache { dir }
@@ -83,13 +47,40 @@ impl WheelCache {
     /// longer has the recorded digest (changed in place, truncated, flipped bits) is removed,
     /// so the caller builds it again.
     pub fn get(&self, key: &str) -> Result<Option<Entry>> {
-        let Some(entry) = self.read(key) else { return Ok(None) };
-        let intact = fs::read(&entry.file).is_ok_and(|bytes| Sha256::of(&bytes) == entry.sha256);
-        if intact {
-            return Ok(Some(entry));
+        match self.check(key)? {
+            Checked::Intact(entry) => Ok(Some(entry)),
+            Checked::Absent => Ok(None),
+            Checked::Changed => {
+                // Removed under the lock, after a second look: another run may have just
+                // replaced it with a good entry.
+                let lock = self.lock()?;
+                if matches!(self.check(key)?, Checked::Changed) {
+                    self.evict(key)?;
+                }
+                drop(lock);
+                Ok(None)
+            }
         }
-        self.evict(key)?;
-        Ok(None)
+    }
+
+    /// What the entry for `key` is. A wheel that cannot be read is an error, not a miss:
+    /// only bytes that differ from the record make an entry changed.
+    fn check(&self, key: &str) -> Result<Checked> {
+        let Some(entry) = self.read(key) else { return Ok(Checked::Absent) };
+        let bytes = fs::read(&entry.file)?;
+        Ok(if Sha256::of(&bytes) == entry.sha256 {
+            Checked::Intact(entry)
+        } else {
+            Checked::Changed
+        })
+    }
+
+    /// The cache's lock, held until dropped.
+    fn lock(&self) -> Result<File> {
+        fs::create_dir_all(&self.dir)?;
+        let lock = crate::files::open_lock(&self.dir.join(".lock"))?;
+        lock.file().lock().context("lock the wheel cache")?;
+        Ok(lock)
     }
 
     /// The entry as recorded, unchecked.
@@ -130,14 +121,13 @@ impl WheelCache {
             for name in [file, RECORD] {
                 fs::set_permissions(tmp.join(name), std::fs::Permissions::from_mode(0o444))?;
             }
-            let lock = crate::files::open_lock(&self.dir.join(".lock"))?;
-            lock.file().lock().context("lock the wheel cache")?;
+            let lock = self.lock()?;
             let entry = self.dir.join(key);
-            if self.get(key)?.is_none() {
+            if !matches!(self.check(key)?, Checked::Intact(_)) {
                 self.evict(key)?;
                 fs::rename(&tmp, &entry)?;
             }
-            lock.file().unlock()?;
+            drop(lock);
             self.get(key)?.with_context(|| format!("cache entry {entry} vanished"))
         })();
         if tmp.exists() {
@@ -152,24 +142,6 @@ mod tests {
     use super::*;
 
     use crate::testing::temp_dir as temp;
-
-    #[test]
-    fn content_hash_ignores_caches_and_nested_packages() {
-        let dir = temp("hash");
-        fs::create_dir_all(dir.join("pkg/__pycache__")).unwrap();
-        fs::create_dir_all(dir.join("nested")).unwrap();
-        fs::write(dir.join("pyproject.toml"), "[project]\n").unwrap();
-        fs::write(dir.join("pkg/a.py"), "x = 1\n").unwrap();
-        let before = content_hash(&dir).unwrap();
-        fs::write(dir.join("pkg/__pycache__/a.cpython-311.pyc"), "junk").unwrap();
-        fs::write(dir.join("poetry.lock"), "junk").unwrap();
-        fs::write(dir.join("nested/pyproject.toml"), "[project]\n").unwrap();
-        fs::write(dir.join(".hidden"), "junk").unwrap();
-        assert_eq!(content_hash(&dir).unwrap(), before);
-        fs::write(dir.join("pkg/a.py"), "x = 2\n").unwrap();
-        assert_ne!(content_hash(&dir).unwrap(), before);
-        fs::remove_dir_all(dir).unwrap();
-    }
 
     #[test]
     fn put_then_get_and_first_writer_wins() {

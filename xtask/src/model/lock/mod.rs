@@ -143,7 +143,7 @@ pub fn third_party(
     text: &str,
     request: &Request,
 ) -> Result<Vec<Pinned>, LockError> {
-    match format {
+    let pinned = match format {
         Format::Poetry => {
             poetry::third_party(&poetry::parse(text).map_err(LockError::Invalid)?, request)
         }
@@ -151,5 +151,27 @@ pub fn third_party(
         Format::Pylock => {
             pylock::third_party(&pylock::parse(text).map_err(LockError::Invalid)?, request)
         }
+    }?;
+    pinned.iter().try_for_each(well_formed)?;
+    Ok(pinned)
+}
+
+/// What a lock says goes into pip requirement lines, file names and URLs: a name that is a
+/// PEP 508 name, a PEP 440 version, file names and index URLs without spaces or control
+/// characters. Anything else (a newline smuggling a pip option, say) is refused.
+fn well_formed(p: &Pinned) -> Result<(), LockError> {
+    let bad = |what: &str, value: &str| {
+        LockError::Invalid(format!("package {:?}: {what} {value:?} is not valid", p.name.as_str()))
+    };
+    PackageName::parse(p.name.as_str()).map_err(|_| bad("the name", p.name.as_str()))?;
+    p.version.parse::<pep440_rs::Version>().map_err(|_| bad("the version", &p.version))?;
+    let clean = |s: &str| !s.chars().any(|c| c.is_whitespace() || c.is_control());
+    if let Some(f) = p.files.iter().find(|f| !plain_file_name(&f.name) || !clean(&f.name)) {
+        return Err(bad("the file name", &f.name));
     }
+    let urls = p.index.iter().chain(p.files.iter().filter_map(|f| f.url.as_ref()));
+    if let Some(url) = urls.into_iter().find(|u| !clean(u)) {
+        return Err(bad("the URL", url));
+    }
+    Ok(())
 }

@@ -290,3 +290,19 @@ fn a_python_keyed_dependency_applies_only_to_its_pythons() {
         Root { python: Some(">=3.9".into()), constraint: Some(">=2".into()), ..root("numpy", &[]) };
     assert_eq!(names(&walk(&lock, &[old, new]).unwrap()), vec!["numpy==2.0.2"]);
 }
+
+#[test]
+fn a_version_or_url_that_would_smuggle_a_pip_option_is_refused() {
+    let project = PackageName::new("project");
+    let roots = [root("toml", &[])];
+    let runtime = Runtime::assumed();
+    let request =
+        Request { project: &project, roots: &roots, all_groups: false, runtime: &runtime };
+    let read = |text: &str| super::super::third_party(super::super::Format::Poetry, text, &request);
+    assert!(read(LOCK_21).is_ok());
+    let smuggled =
+        LOCK_21.replace("version = \"0.10.2\"", "version = \"0.10.2\\n--index-url http://evil\"");
+    assert!(matches!(read(&smuggled), Err(LockError::Invalid(why)) if why.contains("version")));
+    let spaced = LOCK_21.replace("toml-0.10.2-py2.py3-none-any.whl", "toml-0.10.2 x.whl");
+    assert!(matches!(read(&spaced), Err(LockError::Invalid(why)) if why.contains("file name")));
+}

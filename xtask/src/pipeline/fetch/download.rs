@@ -87,7 +87,12 @@ fn download_into(
     let files = tmp.join("files");
     let mut sdists = Vec::new();
     for entry in files.read_dir_utf8().with_context(|| format!("read folder {files}"))? {
-        let path = entry?.into_path();
+        let entry = entry?;
+        // What a container wrote is read only if it is a plain file, never through a symlink.
+        if !entry.file_type()?.is_file() {
+            bail!("the download left {}, which is not a regular file", entry.file_name());
+        }
+        let path = entry.into_path();
         let name = path.file_name().unwrap_or_default().to_string();
         let actual = Sha256::of(&fs::read(&path)?);
         let allowed =
@@ -149,7 +154,7 @@ fn build_sdists(
             .read_dir_utf8()
             .with_context(|| format!("read folder {dir}"))?
             .filter_map(Result::ok)
-            .find(|e| e.file_name().ends_with(".whl"));
+            .find(|e| e.file_name().ends_with(".whl") && e.file_type().is_ok_and(|t| t.is_file()));
         let wheel = wheel.with_context(|| format!("no wheel came out of the sdist {hash}"))?;
         cache.put(hash.hex(), wheel.file_name(), &fs::read(wheel.path())?)?;
     }

@@ -23,22 +23,28 @@ pub enum ProjectDockerfile {
     Standalone { path: String, from: String },
 }
 
-/// A Dockerfile that extends the template's image, and the context Docker will send for it.
+/// A Dockerfile that extends the template's image, and the context xtask sends for it.
 pub struct Extension {
     /// `projects/x/Dockerfile`, for messages.
     pub path: String,
     pub text: String,
-    /// The project folder: the extension's build context.
+    /// The project folder, where the context's entries are read from.
     pub folder: Utf8PathBuf,
-    /// Every entry Docker sends (sorted, `.dockerignore` applied): files and symlinks, the
-    /// latter with their target (Docker sends a symlink as a symlink, never its target).
+    /// What the context holds (sorted): the entries Docker would send of the folder
+    /// (`.dockerignore` applied), less `.git` and xtask's own folders, and, when every path
+    /// its `COPY`/`ADD` read is known, only those. Files and symlinks; the latter keep their
+    /// target (a symlink is sent as one, never followed).
     pub entries: Vec<Entry>,
+    /// Folders of the context, for empty ones a `COPY` may name.
+    pub dirs: BTreeSet<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
     pub rel: String,
     pub link: Option<String>,
+    /// Permission bits: a changed executable bit changes the image.
+    pub mode: u32,
 }
 
 /// Reads and checks the Dockerfile of the project at `dir`.
@@ -58,9 +64,65 @@ pub fn read(repo: &Repo, dir: &str) -> Result<ProjectDockerfile> {
     let ignore = DockerIgnore::parse(&ignore_text).map_err(|e| {
         anyhow::anyhow!("{ignore_path}: {e}; Docker refuses it too: fix the pattern")
     })?;
-    let (entries, dirs) = context(&folder, &ignore)?;
+    let own =
+        [&repo.work, &repo.cache].map(|d| d.strip_prefix(&folder).ok().map(ToString::to_string));
+    let skip: Vec<String> = own.into_iter().flatten().collect();
+    let (entries, dirs) = context(&folder, &ignore, &skip)?;
     check_copies(&text, &path, dir, &entries, &dirs)?;
-    Ok(ProjectDockerfile::Extension(Extension { path, text, folder, entries }))
+    let (entries, dirs) = select(&text, entries, dirs);
+    Ok(ProjectDockerfile::Extension(Extension { path, text, folder, entries, dirs }))
+}
+
+/// Writes the extension's context into the empty folder `dir`: its folders, its symlinks as
+/// symlinks, its files hard-linked (copied across file systems).
+pub fn write_context(ext: &Extension, dir: &Utf8Path) -> Result<()> {
+    for d in &ext.dirs {
+        fs::create_dir_all(dir.join(d))?;
+    }
+    for e in &ext.entries {
+        let dest = dir.join(&e.rel);
+        if let Some(parent) = dest.parent() {
+            fs::create_dir_all(parent)?;
+        }
+        match &e.link {
+            Some(target) => fs::os::unix::fs::symlink(target, &dest)?,
+            None => {
+                let source = ext.folder.join(&e.rel);
+                if fs::hard_link(&source, &dest).is_err() {
+                    fs::copy(&source, &dest)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Only what the `COPY`/`ADD` lines read, when that is known: every source known (no
+/// wildcard or variable), none through a symlink, and no `RUN --mount` (which reads the
+/// context too). Otherwise everything.
+fn select(
+    text: &str,
+    entries: Vec<Entry>,
+    dirs: BTreeSet<String>,
+) -> (Vec<Entry>, BTreeSet<String>) {
+    let reads = context_reads(text);
+    let sources: Vec<String> =
+        reads.iter().flat_map(|r| r.sources.iter().map(|s| clean(s))).collect();
+    let through_link = |s: &String| {
+        entries
+            .iter()
+            .any(|e| e.link.is_some() && (*s == e.rel || s.starts_with(&format!("{}/", e.rel))))
+    };
+    let all = text.to_ascii_lowercase().contains("--mount")
+        || reads.iter().any(|r| !r.complete)
+        || sources.iter().any(|s| s == "." || through_link(s));
+    if all {
+        return (entries, dirs);
+    }
+    let wanted = |rel: &str| sources.iter().any(|s| rel == s || rel.starts_with(&format!("{s}/")));
+    let entries: Vec<Entry> = entries.into_iter().filter(|e| wanted(&e.rel)).collect();
+    let dirs = dirs.into_iter().filter(|d| wanted(d)).collect();
+    (entries, dirs)
 }
 
 /// A file of the project folder, or `None` when there is none. A symlink that leaves the
@@ -84,44 +146,58 @@ fn read_inside(folder: &Utf8Path, name: &str, shown: &str) -> Result<Option<Stri
     Ok(Some(fs::read_to_string(&path).with_context(|| format!("read {shown}"))?))
 }
 
-/// What Docker sends of `folder` as a build context, `.dockerignore` applied: the entries
-/// (files and symlinks, sorted) and the folders.
-pub fn context(folder: &Utf8Path, ignore: &DockerIgnore) -> Result<(Vec<Entry>, BTreeSet<String>)> {
-    let mut entries = Vec::new();
-    let mut dirs = BTreeSet::new();
-    walk(folder, folder, ignore, &mut entries, &mut dirs)?;
-    entries.sort_by(|a, b| a.rel.cmp(&b.rel));
-    Ok((entries, dirs))
+/// What Docker sends of `folder` as a build context, `.dockerignore` applied, less `.git`
+/// (anywhere) and the folders in `skip` (xtask's own, relative to `folder`): the entries
+/// (files and symlinks, sorted; sockets and devices are not sent) and the folders.
+pub fn context(
+    folder: &Utf8Path,
+    ignore: &DockerIgnore,
+    skip: &[String],
+) -> Result<(Vec<Entry>, BTreeSet<String>)> {
+    let mut found =
+        Found { root: folder, ignore, skip, entries: Vec::new(), dirs: BTreeSet::new() };
+    found.walk(folder)?;
+    found.entries.sort_by(|a, b| a.rel.cmp(&b.rel));
+    Ok((found.entries, found.dirs))
 }
 
-/// Folders that are excluded with no exception that could bring something back are not
-/// entered.
-fn walk(
-    root: &Utf8Path,
-    dir: &Utf8Path,
-    ignore: &DockerIgnore,
-    entries: &mut Vec<Entry>,
-    dirs: &mut BTreeSet<String>,
-) -> Result<()> {
-    for entry in dir.read_dir_utf8().with_context(|| format!("read folder {dir}"))? {
-        let entry = entry?;
-        let rel = entry.path().strip_prefix(root).unwrap_or(entry.path()).as_str().to_string();
-        let excluded = ignore.excludes(&rel);
-        let kind = entry.file_type()?;
-        if kind.is_dir() {
-            if !excluded {
-                dirs.insert(rel.clone());
+struct Found<'a> {
+    root: &'a Utf8Path,
+    ignore: &'a DockerIgnore,
+    skip: &'a [String],
+    entries: Vec<Entry>,
+    dirs: BTreeSet<String>,
+}
+
+impl Found<'_> {
+    /// Folders that are excluded with no exception that could bring something back are not
+    /// entered.
+    fn walk(&mut self, dir: &Utf8Path) -> Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        for entry in dir.read_dir_utf8().with_context(|| format!("read folder {dir}"))? {
+            let entry = entry?;
+            let rel = entry.path().strip_prefix(self.root).unwrap_or(entry.path()).to_string();
+            if entry.file_name() == ".git" || self.skip.contains(&rel) {
+                continue;
             }
-            if !excluded || ignore.has_exceptions() {
-                walk(root, entry.path(), ignore, entries, dirs)?;
+            let excluded = self.ignore.excludes(&rel);
+            let kind = entry.file_type()?;
+            if kind.is_dir() {
+                if !excluded {
+                    self.dirs.insert(rel.clone());
+                }
+                if !excluded || self.ignore.has_exceptions() {
+                    self.walk(entry.path())?;
+                }
+            } else if !excluded && (kind.is_file() || kind.is_symlink()) {
+                let link = kind.is_symlink().then(|| fs::read_link(entry.path())).transpose()?;
+                let link = link.map(|l| l.to_string_lossy().into_owned());
+                let mode = fs::symlink_metadata(entry.path())?.permissions().mode() & 0o7777;
+                self.entries.push(Entry { rel, link, mode });
             }
-        } else if !excluded {
-            let link = kind.is_symlink().then(|| fs::read_link(entry.path())).transpose()?;
-            let link = link.map(|l| l.to_string_lossy().into_owned());
-            entries.push(Entry { rel, link });
         }
+        Ok(())
     }
-    Ok(())
 }
 
 /// Every literal source of a `COPY`/`ADD` must be in the context: found here, before the
@@ -139,7 +215,7 @@ fn check_copies(
             if cleaned == "." {
                 continue;
             }
-            if cleaned.starts_with("..") || source.starts_with('/') && cleaned.is_empty() {
+            if cleaned == ".." || cleaned.starts_with("../") {
                 bail!(
                     "{path} line {}: {} {source}: the path leaves the project folder; a project \
                      Dockerfile sees only its own folder (local packages are installed by xtask, \
@@ -147,6 +223,14 @@ fn check_copies(
                     read.line,
                     read.keyword
                 );
+            }
+            // A path through a symlinked folder is resolved by Docker inside the context: it
+            // is not checked here (the link itself is, where it is named).
+            let via_link = entries
+                .iter()
+                .any(|e| e.link.is_some() && cleaned.starts_with(&format!("{}/", e.rel)));
+            if via_link {
+                continue;
             }
             let link = entries.iter().find(|e| e.rel == cleaned).and_then(|e| e.link.as_ref());
             if let Some(target) = link.filter(|t| leaves(&cleaned, t)) {
@@ -181,7 +265,8 @@ fn leaves(rel: &str, target: &str) -> bool {
         return true;
     }
     let parent = rel.rsplit_once('/').map_or("", |(d, _)| d);
-    clean(&format!("{parent}/{target}")).starts_with("..")
+    let resolved = clean(&format!("{parent}/{target}"));
+    resolved == ".." || resolved.starts_with("../")
 }
 
 /// A source path as Docker resolves it against the context root: `./a/../b/` is `b`.

@@ -4,12 +4,12 @@ use std::collections::BTreeMap;
 
 use anyhow::{Context, Result};
 
+use super::sources::content_hash;
 use crate::hash::Sha256;
 use crate::model::graph::Closure;
 use crate::model::manifest::MAIN;
 use crate::model::names::PackageName;
 use crate::model::Repo;
-use crate::wheel::cache::content_hash;
 
 /// Bumped when the rewrite changes what it writes, so old cache entries are not reused.
 const REWRITE_VERSION: &str = "rewrite-1";

@@ -7,15 +7,17 @@ use anyhow::{bail, Context, Result};
 pub mod dockerfile;
 mod jobs;
 mod lock;
+pub mod sources;
 
 pub use dockerfile::ProjectDockerfile;
 pub use jobs::{jobs, Job};
 pub use lock::{resolve, Groups, Resolved};
 
+use super::probe;
 use crate::image::reference;
 use crate::model::graph::{Closure, Problem};
 use crate::model::{Kind, Repo};
-use crate::runtime::{self, Runtime};
+use crate::runtime::Runtime;
 use crate::session::Session;
 
 /// What to build: named projects (paths or names) or all, under which tag and registry.
@@ -87,7 +89,7 @@ pub fn targets(session: &Session, request: &Request) -> Result<Vec<Target>> {
         let closure = closure(repo, idx)?;
         let jobs = jobs(repo, &closure, session.toolchain_id()?)?;
         let runtime = if request.dry_run {
-            runtime::remembered(repo, &runtime_image)
+            probe::remembered(repo, &runtime_image)
         } else {
             session.runtime(&runtime_image)?
         };
