@@ -14,14 +14,21 @@ pub struct Cli {
     pub command: Command,
 }
 
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// More Pythons to provide `python:<X.Y>-slim` for (3.9, 3.11 and 3.13 have Debian stand-ins).
+    #[arg(long, value_delimiter = ',', value_name = "X.Y")]
+    pub python: Vec<String>,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Build a project's image: wheels only, a minimal context, layered; a no-op when nothing changed.
     BuildImage(BuildImageArgs),
     /// Run a project's dev environment with its and its libraries' sources mounted live.
     Dev(DevArgs),
-    /// Bring up what builds need on a bare machine: docker.io, a running engine, the base image.
-    Up,
+    /// Bring up what builds need on a bare machine: docker.io, a running engine, Python images.
+    Up(UpArgs),
     /// List the projects a change touches (files changed since a revision), with reasons.
     Affected(AffectedArgs),
     /// CI: build (and push) the images of the affected projects, or print the build matrix.
@@ -34,7 +41,7 @@ pub enum Command {
     Fetch(FetchArgs),
     /// Build installable wheels of every local package a project needs (cached, offline).
     Wheels(WheelsArgs),
-    /// Lock packages with the pinned Poetry inside the build image (network).
+    /// Lock packages with their tool (the pinned Poetry or uv), or the build toolchain (network).
     Lock(LockArgs),
     /// Run every test: what CI runs (`.ci/run`). Brings up the engine and base image first.
     Test,

@@ -29,37 +29,58 @@ pub struct Config {
 pub struct ProjectImage {
     /// Image name (default: the project's normalised name).
     pub image: Option<String>,
-    /// Runtime base image (default: `[toolchain] python_image`), e.g. a CUDA image with Python.
+    /// Runtime base image (default: chosen by the project's Python constraint, see
+    /// [`Toolchain::python_image`]), e.g. a CUDA image with Python.
     pub runtime_image: Option<String>,
 }
 
-/// The one Python and Poetry every package is built and locked with.
+/// The pinned tools: what locks are made with, what every wheel is built with, and which
+/// Pythons projects run on by default.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Toolchain {
-    /// Base image of the build image (and default runtime base).
-    pub python_image: String,
+    /// The default runtime image of every project whose Python constraint allows its Python;
+    /// without it (or where the constraint excludes it), `python:<X.Y>-slim` for the newest
+    /// Python 3.9 to 3.13 that the project and its libraries allow.
+    pub python_image: Option<String>,
+    /// The Python (`3.11`) whose `python:<X.Y>-slim` runs Poetry and uv.
+    pub python: String,
+    /// The Poetry `cargo xtask lock` runs for Poetry projects.
     pub poetry: String,
-    pub poetry_core: String,
-    /// Used by tests to cross-check `fetch` against `poetry export`.
+    /// Installed next to Poetry, for `poetry export` (the tests cross-check fetch with it).
     pub poetry_plugin_export: String,
-    /// Further PEP 517 backends, pinned requirements (`setuptools==…`): what sdists and
-    /// non-Poetry packages of the repo build with.
-    pub backends: Vec<String>,
-    /// Name of the build image; its tag is the hash of its inputs.
+    /// The uv that `lock` runs for uv projects and that pins the build backends.
+    pub uv: String,
+    /// Debian packages in the build images, for sdists that compile code (`gcc`,
+    /// `libffi-dev`, …); installed with the network when the build image is made.
+    pub system_packages: Vec<String>,
+    /// Name of the build images; each is tagged with the hash of its inputs.
     pub build_image: String,
 }
 
 impl Default for Toolchain {
     fn default() -> Self {
         Toolchain {
-            python_image: "python:3.11-slim".into(),
+            python_image: None,
+            python: "3.11".into(),
             poetry: "2.5.1".into(),
-            poetry_core: "2.5.0".into(),
             poetry_plugin_export: "1.10.1".into(),
-            backends: vec!["setuptools==80.9.0".into(), "wheel==0.45.1".into()],
+            uv: "0.9.9".into(),
+            system_packages: Vec::new(),
             build_image: "xtask-build".into(),
         }
+    }
+}
+
+impl Toolchain {
+    /// `python:<X.Y>-slim` for the Python that runs the tools.
+    pub fn tools_image(&self) -> String {
+        format!("python:{}-slim", self.python)
+    }
+
+    /// The minor of the tools' Python (`11`).
+    pub fn tools_minor(&self) -> u32 {
+        self.python.split('.').nth(1).and_then(|m| m.parse().ok()).unwrap_or(11)
     }
 }
 
@@ -71,16 +92,6 @@ pub struct RuntimeConfig {
     pub python_full_version: Option<String>,
     pub sys_platform: Option<String>,
     pub platform_machine: Option<String>,
-}
-
-impl Config {
-    /// The runtime base of a project: its `runtime_image`, or the toolchain's Python image.
-    pub fn runtime_image(&self, project_dir: &str) -> String {
-        self.projects
-            .get(project_dir)
-            .and_then(|p| p.runtime_image.clone())
-            .unwrap_or_else(|| self.toolchain.python_image.clone())
-    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -122,6 +133,16 @@ impl Globs {
 pub fn parse(text: &str) -> Result<Config> {
     let config: Config = toml::from_str(text)
         .map_err(|e| anyhow::anyhow!("{CONFIG_PATH}: {}", e.to_string().trim_end()))?;
+    let python = &config.toolchain.python;
+    let minor_ok = python
+        .strip_prefix("3.")
+        .and_then(|m| m.parse::<u32>().ok())
+        .is_some_and(|m| (9..=13).contains(&m));
+    if !minor_ok {
+        anyhow::bail!(
+            "{CONFIG_PATH}: [toolchain] python = {python:?} is not a Python from 3.9 to 3.13 such as \"3.11\""
+        );
+    }
     if let Some(v) = &config.runtime.python_full_version {
         let parts: Vec<&str> = v.split('.').collect();
         if parts.len() != 3

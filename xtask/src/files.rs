@@ -55,6 +55,16 @@ pub fn write_atomic(path: &Utf8Path, bytes: impl AsRef<[u8]>) -> Result<()> {
     Ok(())
 }
 
+/// Writes a new file only its owner can read (it holds credentials): created with mode 0600,
+/// never through an existing path.
+pub fn write_private(path: &Utf8Path, text: &str) -> Result<()> {
+    use fs_err::os::unix::fs::OpenOptionsExt;
+    use std::io::Write;
+    let mut file = fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    file.write_all(text.as_bytes())?;
+    Ok(())
+}
+
 /// A lock file, opened without truncating and without following a symlink (a link planted
 /// at its path makes the open fail instead of emptying the file it points to).
 pub fn open_lock(path: &Utf8Path) -> Result<fs::File> {

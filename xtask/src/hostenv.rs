@@ -55,6 +55,21 @@ pub fn pip() -> HostSettings {
     s
 }
 
+/// What gives uv in a container the host's CA bundle and `.netrc` (the index URLs go into a
+/// uv.toml of its work folder). The container runs with `HOME=/tmp/home`.
+pub fn uv() -> HostSettings {
+    let mut s = HostSettings::default();
+    if let Some(bundle) = crate::net::Settings::from_host().ca_bundle {
+        s.mounts.push(read_only(&bundle, bundle.as_str()));
+        s.env.push(format!("SSL_CERT_FILE={bundle}"));
+    }
+    if let Some(netrc) = home().map(|h| h.join(".netrc")).filter(|p| p.is_file()) {
+        s.mounts.push(read_only(&netrc, "/tmp/home/.netrc"));
+    }
+    s.env.push("HOME=/tmp/home".to_string());
+    s
+}
+
 /// Extra settings for Poetry (which uses requests, not pip's settings): the CA bundle pip
 /// trusts, and Poetry's own credential variables, passed by name.
 pub fn poetry() -> HostSettings {

@@ -11,6 +11,7 @@ pub mod hash;
 pub mod hostenv;
 pub mod image;
 pub mod model;
+pub mod net;
 pub mod pipeline;
 pub mod runs;
 pub mod runtime;

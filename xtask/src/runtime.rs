@@ -38,6 +38,22 @@ impl Runtime {
         }
     }
 
+    /// What a dry run assumes of an image it has never read: the Python its `python:<X.Y>`
+    /// tag names (its first release), else [`Runtime::assumed`].
+    pub fn assumed_for(image: &str) -> Runtime {
+        let tag = image.rsplit('/').next().and_then(|last| last.strip_prefix("python:"));
+        let minor = tag.and_then(|t| t.strip_prefix("3.")).and_then(|t| {
+            let digits: String = t.chars().take_while(char::is_ascii_digit).collect();
+            digits.parse::<u32>().ok()
+        });
+        match minor {
+            Some(minor) => {
+                Runtime { python_full_version: format!("3.{minor}.0"), ..Runtime::assumed() }
+            }
+            None => Runtime::assumed(),
+        }
+    }
+
     /// `3.11` of `3.11.2`: the venv layout and wheel tags use it.
     pub fn python_version(&self) -> String {
         self.python_full_version.split('.').take(2).collect::<Vec<_>>().join(".")

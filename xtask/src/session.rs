@@ -1,5 +1,5 @@
 //! One run of xtask: the shell, the repo and its config (loaded once), the engine (connected
-//! once, on first use), the toolchain's identity and build image (made once), and the output.
+//! once, on first use), the toolchain lock and the build images (made once), and the output.
 
 use std::cell::{OnceCell, RefCell};
 use std::collections::BTreeMap;
@@ -11,8 +11,9 @@ use xshell::Shell;
 use crate::config::Config;
 use crate::engine::Engine;
 use crate::model::{self, Repo};
+use crate::net::{Client, Settings};
 use crate::pipeline::probe;
-use crate::pipeline::toolchain;
+use crate::pipeline::toolchain::{self, Toolchain};
 use crate::runtime::Runtime;
 use crate::ui::Ui;
 
@@ -24,9 +25,10 @@ pub struct Session {
     config: OnceCell<Config>,
     repo: OnceCell<Repo>,
     engine: OnceCell<Engine>,
-    toolchain_id: OnceCell<String>,
-    build_image: OnceCell<String>,
+    toolchain: OnceCell<Toolchain>,
+    build_images: RefCell<BTreeMap<u32, String>>,
     runtimes: RefCell<BTreeMap<String, Runtime>>,
+    net: OnceCell<Client>,
 }
 
 /// `cell`'s value, computed by `make` the first time.
@@ -48,9 +50,10 @@ impl Session {
             config: OnceCell::new(),
             repo: OnceCell::new(),
             engine: OnceCell::new(),
-            toolchain_id: OnceCell::new(),
-            build_image: OnceCell::new(),
+            toolchain: OnceCell::new(),
+            build_images: RefCell::new(BTreeMap::new()),
             runtimes: RefCell::new(BTreeMap::new()),
+            net: OnceCell::new(),
         })
     }
 
@@ -87,9 +90,14 @@ impl Session {
         })
     }
 
-    /// The toolchain's identity (part of every wheel's cache key), computed once.
-    pub fn toolchain_id(&self) -> Result<&str> {
-        once(&self.toolchain_id, || toolchain::identity(self.repo()?)).map(String::as_str)
+    /// The HTTPS client, with the host's index settings, made on first use.
+    pub fn net(&self) -> Result<&Client> {
+        once(&self.net, || Client::new(Settings::from_host()))
+    }
+
+    /// The toolchain lock: the repo's, or the cache's for a repo without one.
+    pub fn toolchain(&self) -> Result<&Toolchain> {
+        once(&self.toolchain, || Toolchain::load(self.repo()?))
     }
 
     /// What the Python of a runtime image is: read from the image once per image id (see
@@ -103,16 +111,14 @@ impl Session {
         Ok(r)
     }
 
-    /// The build image's tag, built on first use when the engine lacks it.
-    pub fn build_image(&self) -> Result<&str> {
-        once(&self.build_image, || {
-            toolchain::ensure_build_image(
-                &self.sh,
-                self.engine()?,
-                self.repo()?,
-                self.toolchain_id()?,
-            )
-        })
-        .map(String::as_str)
+    /// The tag of the build image of Python 3.`minor`, built on first use when the engine
+    /// lacks it.
+    pub fn build_image(&self, minor: u32) -> Result<String> {
+        if let Some(tag) = self.build_images.borrow().get(&minor) {
+            return Ok(tag.clone());
+        }
+        let tag = toolchain::ensure_build_image(self, minor)?;
+        self.build_images.borrow_mut().insert(minor, tag.clone());
+        Ok(tag)
     }
 }

@@ -298,7 +298,10 @@ fn a_failing_backend_is_named_with_the_tail_of_its_output() {
     let out = xtask(&repo, &cache, &["wheels", "hello-world"]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
-    assert!(stderr.contains("build wheel for hermes-typeo (libs/hermes/hermes.typeo)"), "{stderr}");
+    assert!(
+        stderr.contains("build a wheel of hermes-typeo (libs/hermes/hermes.typeo)"),
+        "{stderr}"
+    );
     assert!(stderr.contains("no_such_module"), "the backend's own message is shown: {stderr}");
     let entries = fs::read_dir(cache.join("wheels"))
         .map(|d| {

@@ -32,7 +32,7 @@ pub fn run(session: &Session, args: &FetchArgs) -> Result<()> {
     let repo = session.repo()?;
     let idx = repo.graph.find(&args.project).map_err(anyhow::Error::msg)?;
     plan::closure(repo, idx)?;
-    let runtime = session.runtime(&repo.config.runtime_image(&repo.graph.packages[idx].dir))?;
+    let runtime = plan::python::of_project(session, idx, plan::python::Read::Known)?.runtime;
     let resolved = plan::resolve(repo, idx, plan::Groups::Main, &runtime)?;
     let house = fetch::provide(session, &resolved)?;
     if args.json {

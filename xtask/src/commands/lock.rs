@@ -1,5 +1,7 @@
-//! `cargo xtask lock`: `poetry lock` with the pinned Poetry in the build image, and the toolchain lock.
+//! `cargo xtask lock`: a package's lock made by the tool it belongs to (the pinned Poetry in
+//! the build image, or the pinned uv in the project's Python image), and the toolchain lock.
 
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
@@ -8,10 +10,10 @@ use fs_err as fs;
 use crate::cli::LockArgs;
 use crate::engine::Container;
 use crate::files::owner_of;
-use crate::hash::Sha256;
-use crate::pipeline::toolchain;
+use crate::pipeline::plan::{self, python, Groups};
+use crate::pipeline::toolchain::{self, lockfile, TOOLCHAIN_LOCK};
 use crate::session::Session;
-use crate::wheel::name::dist;
+use crate::wheel::{sdist, WheelName};
 
 pub fn run(session: &Session, args: &LockArgs) -> Result<()> {
     let repo = session.repo()?;
@@ -27,27 +29,70 @@ pub fn run(session: &Session, args: &LockArgs) -> Result<()> {
             .collect::<Result<_>>()?
     };
     session.engine()?;
+    let mut done = Vec::new();
+    for i in targets {
+        // One uv.lock serves a whole workspace: lock it once.
+        let root = g.uv_workspace_root(i);
+        if root.is_some() && done.contains(&root) {
+            continue;
+        }
+        lock_one(session, i)?;
+        done.push(root);
+    }
     if args.toolchain {
         lock_toolchain(session)?;
     }
-    for i in targets {
-        lock_one(session, i)?;
+    Ok(())
+}
+
+/// Which tool a package's lock belongs to.
+enum Tool {
+    Poetry,
+    Uv { dir: String },
+}
+
+fn tool_of(session: &Session, idx: usize) -> Result<Tool> {
+    let repo = session.repo()?;
+    let pkg = &repo.graph.packages[idx];
+    if let Some(root) = repo.graph.uv_workspace_root(idx) {
+        return Ok(Tool::Uv { dir: root });
     }
+    let has = |file: &str| repo.root.join(&pkg.dir).join(file).is_file();
+    let text =
+        fs::read_to_string(repo.root.join(&pkg.dir).join("pyproject.toml")).unwrap_or_default();
+    if has("poetry.lock") || text.contains("[tool.poetry") {
+        return Ok(Tool::Poetry);
+    }
+    if !has("pyproject.toml") && (has("pylock.toml")) {
+        bail!("{} is locked by its pylock.toml, which another tool writes (`uv export --format pylock.toml`, `pip lock`); run that tool", pkg.dir);
+    }
+    Ok(Tool::Uv { dir: pkg.dir.clone() })
+}
+
+fn lock_one(session: &Session, idx: usize) -> Result<()> {
+    let repo = session.repo()?;
+    let pkg = &repo.graph.packages[idx];
+    let t0 = Instant::now();
+    match tool_of(session, idx)? {
+        Tool::Poetry => poetry_lock(session, idx)?,
+        Tool::Uv { dir } => uv_lock(session, idx, &dir)?,
+    }
+    println!("locked {} in {:.1} s", pkg.dir, t0.elapsed().as_secs_f64());
     Ok(())
 }
 
 /// `poetry lock` for one package. The repo is read-only but for the package's own folder,
 /// where Poetry writes poetry.lock; it sits at /repo on every machine, so the `file://` URLs
 /// Poetry writes are the same everywhere.
-fn lock_one(session: &Session, idx: usize) -> Result<()> {
+fn poetry_lock(session: &Session, idx: usize) -> Result<()> {
     let repo = session.repo()?;
     let pkg = &repo.graph.packages[idx];
-    let t0 = Instant::now();
     let host_dir = repo.root.join(&pkg.dir);
     let inside = if pkg.dir == "." { "/repo".to_string() } else { format!("/repo/{}", pkg.dir) };
     let poetry_cache = repo.cache.join("poetry");
     fs::create_dir_all(&poetry_cache)?;
-    let container = Container::online(session.build_image()?)
+    let image = session.build_image(repo.config.toolchain.tools_minor())?;
+    let container = Container::online(&image)
         .user(&owner_of(&host_dir)?)
         .with(&crate::hostenv::pip())
         .with(&crate::hostenv::poetry())
@@ -57,47 +102,135 @@ fn lock_one(session: &Session, idx: usize) -> Result<()> {
         .mount(&host_dir, &inside)
         .workdir(&inside)
         .command(["poetry", "lock", "--no-interaction"]);
-    session.engine()?.run(&session.sh, &container).with_context(|| {
-        format!("lock {} with Poetry {}", pkg.dir, repo.config.toolchain.poetry)
-    })?;
-    println!("locked {} in {:.1} s", pkg.dir, t0.elapsed().as_secs_f64());
-    Ok(())
+    session
+        .engine()?
+        .run(&session.sh, &container)
+        .map(drop)
+        .with_context(|| format!("lock {} with Poetry {}", pkg.dir, repo.config.toolchain.poetry))
 }
 
-/// Resolves the toolchain pins once and writes every file that came down, with its hash, to
-/// docker/toolchain.lock: later downloads of the toolchain get exactly these files.
+/// `uv lock` with the pinned uv, in the Python image the project runs on (uv needs an
+/// interpreter its `requires-python` allows), for the workspace or project at `dir`.
+fn uv_lock(session: &Session, idx: usize, dir: &str) -> Result<()> {
+    let repo = session.repo()?;
+    let pinned = session.toolchain()?.lock().uv.clone();
+    let (uv_dir, _) = toolchain::uv::binary(session, pinned.as_ref())?;
+    let image = python::of_project(session, idx, python::Read::Image)?.image;
+    let host_dir = repo.root.join(dir);
+    let inside = if dir == "." { "/repo".to_string() } else { format!("/repo/{dir}") };
+    let work = repo.scratch("uv-lock")?;
+    let result = (|| {
+        let settings = session.net()?.settings();
+        crate::files::write_private(
+            &work.join("uv.toml"),
+            &format!(
+                "index-url = {:?}\nextra-index-url = {:?}\n",
+                settings.index_url, settings.extra_index_urls
+            ),
+        )?;
+        let container = Container::online(&image)
+            .user(&owner_of(&host_dir)?)
+            .with(&crate::hostenv::uv())
+            .env("UV_CONFIG_FILE=/work/uv.toml")
+            .env("UV_PYTHON_DOWNLOADS=never")
+            .env("UV_NO_CACHE=1")
+            .mount_ro(&uv_dir, "/opt/uv")
+            .mount(&work, "/work")
+            .mount_ro(&repo.root, "/repo")
+            .mount(&host_dir, &inside)
+            .workdir(&inside)
+            .command(["/opt/uv/uv", "lock", "--python", "python3"]);
+        session.engine()?.run(&session.sh, &container).map(drop)
+    })();
+    let _ = fs::remove_dir_all(&work);
+    result.with_context(|| format!("lock {dir} with uv {}", repo.config.toolchain.uv))
+}
+
+/// Pins every build environment the repo needs with the pinned uv and writes
+/// docker/toolchain.lock: the tools (Poetry), the build backend of every local package, and
+/// the build requirements of every sdist a project installs, for each project's Python.
 fn lock_toolchain(session: &Session) -> Result<()> {
     let repo = session.repo()?;
     let t0 = Instant::now();
-    let pins = toolchain::requirements(&repo.config.toolchain);
-    let dir = toolchain::download(&session.sh, session.engine()?, repo, &pins, false)?;
-    let mut lines = Vec::new();
-    for entry in dir.read_dir_utf8().with_context(|| format!("read folder {dir}"))? {
-        let path = entry?.into_path();
-        let file = path.file_name().unwrap_or_default().to_string();
-        if file == "pins.txt" {
-            continue;
-        }
-        let (name, version) =
-            dist(&file).with_context(|| format!("read the name and version of {file}"))?;
-        lines.push(format!("{name}=={version} --hash=sha256:{}", Sha256::of(&fs::read(&path)?)));
+    let needed = needed_envs(session)?;
+    let mut lock = lockfile::ToolchainLock { version: lockfile::FORMAT, ..Default::default() };
+    lock.uv = session.toolchain()?.lock().uv.clone();
+    for ((minor, requires), used_by) in &needed {
+        let mut env =
+            toolchain::resolve(session, &mut lock, *minor, requires, &used_by.join(", "))?;
+        env.used_by = used_by.clone();
+        lock.envs.push(env);
     }
-    lines.sort();
-    let python = session.runtime(&repo.config.toolchain.python_image)?.python_full_version;
-    let text = format!(
-        "# The build toolchain, every file pinned by hash, for CPython {python} on Linux.\n\
-         # Written by `cargo xtask lock --toolchain` from the pins in docker/images.toml:\n\
-         # {}\n{}\n",
-        pins.trim().replace('\n', ", "),
-        lines.join("\n")
-    );
-    crate::files::write_atomic(&repo.root.join(toolchain::TOOLCHAIN_LOCK), text)?;
-    let _ = fs::remove_dir_all(&dir);
+    crate::files::write_atomic(&repo.root.join(TOOLCHAIN_LOCK), lock.to_text())?;
     println!(
-        "locked the toolchain ({} files) in {:.1} s: {}",
-        lines.len(),
-        t0.elapsed().as_secs_f64(),
-        toolchain::TOOLCHAIN_LOCK
+        "locked the toolchain ({} environments) in {:.1} s: {TOOLCHAIN_LOCK}",
+        lock.envs.len(),
+        t0.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// `(Python minor, canonical requirements)` → who needs them.
+type Needed = BTreeMap<(u32, Vec<String>), Vec<String>>;
+
+/// Every environment the repo's projects need.
+fn needed_envs(session: &Session) -> Result<Needed> {
+    let repo = session.repo()?;
+    let mut needed = Needed::new();
+    let mut add = |minor: u32, requires: &[String], who: &str| -> Result<()> {
+        let requires = lockfile::canonical(requires).map_err(|e| anyhow::anyhow!("{who}: {e}"))?;
+        let users = needed.entry((minor, requires)).or_default();
+        if !users.iter().any(|u| u == who) {
+            users.push(who.to_string());
+        }
+        Ok(())
+    };
+    add(repo.config.toolchain.tools_minor(), &toolchain::tools_requires(repo), "tools")?;
+    for idx in plan::projects(repo) {
+        let runtime = python::of_project(session, idx, python::Read::Image)?.runtime;
+        let minor = runtime.python_minor();
+        let closure = plan::closure(repo, idx)?;
+        for (i, _) in &closure.order {
+            let pkg = &repo.graph.packages[*i];
+            if let Some(system) = pkg.manifest.build_system() {
+                add(minor, &system.requires, &pkg.dir)?;
+            }
+        }
+        let Ok(resolved) = plan::resolve(repo, idx, Groups::All, &runtime) else { continue };
+        for (file, system) in sdists_needed(session, &resolved)? {
+            add(minor, &system.requires, &file)?;
+        }
+    }
+    Ok(needed)
+}
+
+/// The sdists a project builds (packages without a wheel for its runtime), each with its
+/// build system, read from the sdist itself (fetched into the cache once, checked).
+fn sdists_needed(
+    session: &Session,
+    resolved: &plan::Resolved,
+) -> Result<Vec<(String, crate::model::manifest::BuildSystem)>> {
+    let repo = session.repo()?;
+    let dir = repo.cache.join("sdists");
+    fs::create_dir_all(&dir)?;
+    let mut out = Vec::new();
+    for p in &resolved.pinned {
+        let has_wheel = p
+            .files
+            .iter()
+            .any(|f| WheelName::parse(&f.name).is_some_and(|w| w.fits(&resolved.runtime)));
+        if has_wheel {
+            continue;
+        }
+        let Some(file) = p.files.iter().find(|f| crate::wheel::name::sdist(&f.name).is_some())
+        else {
+            continue;
+        };
+        let path = dir.join(&file.name);
+        if !path.is_file() || crate::hash::of_file(&path)? != file.sha256 {
+            crate::pipeline::fetch::fetch_file(session, p, file, &path)?;
+        }
+        out.push((file.name.clone(), sdist::build_system(&path)?));
+    }
+    Ok(out)
 }

@@ -13,10 +13,13 @@ pub fn run(session: &Session) -> Result<()> {
     let sh = &session.sh;
     sh.change_dir(&root);
     let started = Instant::now();
-    let (_daemon, image) = up::engine_and_base_image(session)?;
+    // The fixtures run on Python 3.9, 3.11 and 3.13: each gets its image.
+    let pythons = ["3.9", "3.13"].map(String::from);
+    let (_daemon, images) = up::engine_and_base_images(session, &pythons)?;
     let (_registry, registry) = up::start_registry(sh, &root)?;
     println!(
-        "engine, {image} and a registry at {registry} ready in {:.1} s",
+        "engine, {} and a registry at {registry} ready in {:.1} s",
+        images.join(", "),
         started.elapsed().as_secs_f64()
     );
     // The guards stop the daemons this run started when it returns, so none outlives CI's run.

@@ -8,29 +8,41 @@ use camino::Utf8Path;
 use fs_err as fs;
 use xshell::{cmd, Shell};
 
+use crate::cli::UpArgs;
 use crate::engine;
 use crate::session::Session;
 
-pub fn run(session: &Session) -> Result<()> {
+pub fn run(session: &Session, args: &UpArgs) -> Result<()> {
     let started = Instant::now();
-    let (daemon, image) = engine_and_base_image(session)?;
+    let (daemon, images) = engine_and_base_images(session, &args.python)?;
     // Unlike the test harness, `up` leaves the engine running for the commands that follow.
     daemon.detach();
     println!(
-        "engine and {image} ready in {:.1} s (daemon log: target/xtask/dockerd.log)",
+        "engine and {} ready in {:.1} s (daemon log: target/xtask/dockerd.log)",
+        images.join(", "),
         started.elapsed().as_secs_f64()
     );
     Ok(())
 }
 
 /// Installs docker.io when missing, starts dockerd when no engine answers, and provides the
-/// base image; returns the guard of a daemon it started and the base image's name.
-pub fn engine_and_base_image(session: &Session) -> Result<(Daemon, String)> {
+/// Python images: the tools' Python, `[toolchain] python_image` and `python:<X.Y>-slim` for
+/// each of `pythons`. Returns the guard of a daemon it started and the images' names.
+pub fn engine_and_base_images(
+    session: &Session,
+    pythons: &[String],
+) -> Result<(Daemon, Vec<String>)> {
     ensure_engine_installed(&session.sh)?;
     let daemon = ensure_engine(&session.sh, session.root())?;
-    let image = session.config()?.toolchain.python_image.clone();
-    ensure_base_image(session, &image)?;
-    Ok((daemon, image))
+    let t = &session.config()?.toolchain;
+    let mut images = vec![t.tools_image()];
+    images.extend(t.python_image.clone());
+    images.extend(pythons.iter().map(|p| format!("python:{p}-slim")));
+    images.dedup();
+    for image in &images {
+        ensure_base_image(session, image)?;
+    }
+    Ok((daemon, images))
 }
 
 /// Whether `bin` is an executable file on PATH.
@@ -167,25 +179,45 @@ fn ensure_engine(sh: &Shell, root: &Utf8Path) -> Result<Daemon> {
     Daemon::start("dockerd", &[], &log_path, Duration::from_secs(60), || engine::answers(sh))
 }
 
-/// Makes the base image available: pulled when a registry answers, otherwise built locally
-/// from Debian packages and labelled as a stand-in.
+/// The Debian release whose python3 is Python 3.`minor`, for stand-ins.
+fn debian_for(minor: u32) -> Option<&'static str> {
+    match minor {
+        9 => Some("bullseye"),
+        11 => Some("bookworm"),
+        13 => Some("trixie"),
+        _ => None,
+    }
+}
+
+/// Makes a base image available: pulled when a registry answers, otherwise, for
+/// `python:3.9/3.11/3.13-slim`, built locally from Debian packages and labelled as a stand-in.
 fn ensure_base_image(session: &Session, image: &str) -> Result<()> {
     let (sh, engine) = (&session.sh, session.engine()?);
     if engine.image_id(sh, image)?.is_some() || engine.pull(sh, image) {
         return Ok(());
     }
-    println!("no registry answers for {image}: building a stand-in from Debian bookworm packages");
+    let minor = image
+        .strip_prefix("python:3.")
+        .and_then(|rest| rest.split(['-', '.']).next())
+        .and_then(|m| m.parse::<u32>().ok());
+    let Some((minor, suite)) = minor.and_then(|m| Some((m, debian_for(m)?))) else {
+        bail!(
+            "{image} cannot be pulled (no registry answers) and has no Debian stand-in (those exist \
+             for python:3.9-slim, 3.11 and 3.13); make it available to the engine"
+        );
+    };
+    println!("no registry answers for {image}: building a stand-in from Debian {suite} packages");
     if !have("debootstrap") {
         apt_install(sh, &["debootstrap"])?;
     }
-    let rootfs = session.root().join("target/xtask/stand-in-rootfs");
+    let rootfs = session.root().join(format!("target/xtask/stand-in-{suite}"));
     if rootfs.exists() {
         sh.remove_path(&rootfs)?;
     }
-    cmd!(sh, "debootstrap --variant=minbase --include=python3,python3-venv,python3-pip bookworm {rootfs} http://deb.debian.org/debian")
+    cmd!(sh, "debootstrap --variant=minbase --include=python3,python3-venv,python3-pip {suite} {rootfs} http://deb.debian.org/debian")
         .ignore_stdout()
         .run()
-        .context("debootstrap a bookworm rootfs with python3")?;
+        .with_context(|| format!("debootstrap a {suite} rootfs with python3"))?;
     // The stand-in behaves like the official image: pip may install system-wide and
     // `python` exists; apt caches and docs are dropped to stay close to its size.
     for trash in [
@@ -197,10 +229,13 @@ fn ensure_base_image(session: &Session, image: &str) -> Result<()> {
     ] {
         sh.remove_path(rootfs.join(trash))?;
     }
-    sh.remove_path(rootfs.join("usr/lib/python3.11/EXTERNALLY-MANAGED"))?;
-    std::os::unix::fs::symlink("python3", rootfs.join("usr/bin/python")).context("link python")?;
-    let changes =
-        ["ENV LANG=C.UTF-8", "CMD [\"python3\"]", "LABEL xtask.stand-in=debootstrap-bookworm"];
+    sh.remove_path(rootfs.join(format!("usr/lib/python3.{minor}/EXTERNALLY-MANAGED")))?;
+    let python = rootfs.join("usr/bin/python");
+    if !python.exists() {
+        std::os::unix::fs::symlink("python3", &python).context("link python")?;
+    }
+    let label = format!("LABEL xtask.stand-in=debootstrap-{suite}");
+    let changes = ["ENV LANG=C.UTF-8", "CMD [\"python3\"]", label.as_str()];
     engine
         .import(&rootfs, &changes, image)
         .with_context(|| format!("import the stand-in {image}"))?;

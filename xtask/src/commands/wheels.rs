@@ -31,7 +31,9 @@ pub fn run(session: &Session, args: &WheelsArgs) -> Result<()> {
     let repo = session.repo()?;
     let idx = repo.graph.find(&args.project).map_err(anyhow::Error::msg)?;
     let closure = plan::closure(repo, idx)?;
-    let jobs = plan::jobs(repo, &closure, session.toolchain_id()?)?;
+    let minor =
+        plan::python::of_project(session, idx, plan::python::Read::Known)?.runtime.python_minor();
+    let jobs = plan::jobs(session, &closure, minor)?;
     let built = wheels::provide(session, &jobs.iter().collect::<Vec<_>>())?;
     let list = wheels::wheels(repo, &jobs, &built.keys)?;
     if let Some(out) = &args.out {

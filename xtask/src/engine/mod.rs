@@ -252,8 +252,8 @@ impl Engine {
 /// The error for a base image the engine does not have.
 pub fn missing_image(reference: &str) -> anyhow::Error {
     anyhow::anyhow!(
-        "the base image {reference} is missing; `docker pull {reference}` (or run `cargo xtask \
-         up`, which provides a stand-in)"
+        "the base image {reference} is missing; `docker pull {reference}` (or, for \
+         python:3.9/3.11/3.13-slim, run `cargo xtask up --python <X.Y>`, which builds a stand-in)"
     )
 }
 

@@ -180,12 +180,16 @@ pub struct Build {
     pub build_args: Vec<(String, String)>,
     pub labels: Vec<(String, String)>,
     pub no_cache: bool,
+    /// Whether RUN steps may use the network (for `apt-get`); builds are offline otherwise.
+    pub network: bool,
 }
 
 impl Build {
     pub(super) fn args(&self) -> Vec<String> {
-        let mut args: Vec<String> =
-            vec!["build".into(), "--network".into(), "none".into(), "--force-rm".into()];
+        let mut args: Vec<String> = vec!["build".into(), "--force-rm".into()];
+        if !self.network {
+            args.extend(["--network".into(), "none".into()]);
+        }
         if let Some(tag) = &self.tag {
             args.extend(["--tag".into(), tag.clone()]);
         }
@@ -261,14 +265,15 @@ mod tests {
             build_args: vec![("A".into(), "b".into())],
             labels: vec![("l".into(), "v".into())],
             no_cache: true,
+            network: false,
         };
         assert_eq!(
             b.args(),
             [
                 "build",
+                "--force-rm",
                 "--network",
                 "none",
-                "--force-rm",
                 "--tag",
                 "x:1",
                 "--no-cache",

@@ -29,6 +29,8 @@ pub struct Manifest {
     pub scripts: BTreeMap<String, String>,
     pub build_backend: Option<String>,
     pub build_requires: Vec<String>,
+    /// `[build-system] backend-path`: folders of the package holding an in-tree backend.
+    pub build_backend_path: Vec<String>,
     /// `[tool.uv.workspace]` member globs, when this manifest is a uv workspace root.
     pub uv_members: Vec<String>,
     pub uv_exclude: Vec<String>,
@@ -40,6 +42,39 @@ pub struct Manifest {
     pub includes: Vec<Include>,
     /// `[tool.uv.sources]` as declared here: a workspace root's apply to its members too.
     pub uv_sources: BTreeMap<PackageName, Source>,
+}
+
+/// How a package's wheel is built (PEP 517), defaults applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildSystem {
+    pub requires: Vec<String>,
+    /// `module:object`.
+    pub backend: String,
+    pub backend_path: Vec<String>,
+}
+
+/// PEP 517's backend for a package that names none: setuptools' legacy one.
+pub const LEGACY_BACKEND: &str = "setuptools.build_meta:__legacy__";
+
+impl Manifest {
+    /// The build system, with PEP 517's and PEP 518's defaults: no `[build-system]` means
+    /// setuptools (`setuptools>=40.8.0`) with its legacy backend; requirements without a
+    /// backend mean the legacy backend. `None` for an app in non-package mode.
+    pub fn build_system(&self) -> Option<BuildSystem> {
+        if !self.package_mode {
+            return None;
+        }
+        let requires = if self.build_requires.is_empty() && self.build_backend.is_none() {
+            vec!["setuptools>=40.8.0".to_string()]
+        } else {
+            self.build_requires.clone()
+        };
+        Some(BuildSystem {
+            requires,
+            backend: self.build_backend.clone().unwrap_or_else(|| LEGACY_BACKEND.to_string()),
+            backend_path: self.build_backend_path.clone(),
+        })
+    }
 }
 
 /// A Python constraint and the syntax it is written in.

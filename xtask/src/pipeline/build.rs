@@ -184,7 +184,7 @@ fn one(
                 build_args: inputs.build_args.clone(),
                 labels,
                 no_cache: options.no_cache,
-                iidfile: None,
+                ..Build::default()
             };
             build(&project, &ext.path)?;
         }

@@ -1,8 +1,9 @@
-"""Builds wheels of local packages with their own PEP 517 backends; xtask runs it in the build image.
+"""Builds wheels of local packages with their own PEP 517 backends; xtask runs it in a build image.
 
-argv: OUT_ROOT DIR... ; each DIR's wheel goes to OUT_ROOT/<index>/. Prints one JSON line per
-built wheel; for a failure, a block on stderr between `xtask-build-failed DIR` and
-`xtask-build-end` with the tail of the backend's output.
+argv: JOBS_JSON, a list of {"src", "out", "python", "backend", "backend_path"}: each source tree
+(a private copy xtask made) is built by the Python of its own build environment into its out
+folder. Prints one JSON line {"job": n, "wheel": path} per built wheel; for a failure, a block
+on stderr between `xtask-build-failed n` and `xtask-build-end` with the tail of the output.
 """
 
 import concurrent.futures
@@ -12,40 +13,49 @@ import subprocess
 import sys
 
 BUILD_ONE = r"""
-import importlib, os, sys, tomllib
-src, out = sys.argv[1], sys.argv[2]
+import importlib, importlib.metadata, json, os, re, sys
+src, out, spec, paths = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
 os.chdir(src)
-with open("pyproject.toml", "rb") as f:
-    system = tomllib.load(f).get("build-system", {})
-sys.path[:0] = [os.path.join(src, p) for p in system.get("backend-path", [])]
-module, _, attr = system.get("build-backend", "setuptools.build_meta:__legacy__").partition(":")
+sys.path[:0] = [os.path.join(src, p) for p in paths]
+module, _, attr = spec.partition(":")
 backend = importlib.import_module(module)
 for part in filter(None, attr.split(".")):
     backend = getattr(backend, part)
+hook = getattr(backend, "get_requires_for_build_wheel", None)
+missing = []
+for req in (hook({}) if hook else None) or []:
+    name = re.split(r"[\s\[<>=!~;@(]", req.strip(), maxsplit=1)[0]
+    try:
+        importlib.metadata.distribution(name)
+    except importlib.metadata.PackageNotFoundError:
+        missing.append(req)
+if missing:
+    sys.exit("the backend " + spec + " also needs " + ", ".join(missing)
+             + ", which [build-system] requires does not list: add it there")
 print(backend.build_wheel(out))
 """
 
 
 def build(job):
-    src, out = job
-    os.makedirs(out, exist_ok=True)
-    proc = subprocess.run([sys.executable, "-c", BUILD_ONE, src, out], capture_output=True, text=True)
-    return src, out, proc
+    os.makedirs(job["out"], exist_ok=True)
+    args = [job["python"], "-c", BUILD_ONE, job["src"], job["out"], job["backend"],
+            json.dumps(job["backend_path"])]
+    return subprocess.run(args, capture_output=True, text=True)
 
 
 def main():
-    out_root, dirs = sys.argv[1], sys.argv[2:]
-    jobs = [(d, os.path.join(out_root, str(i))) for i, d in enumerate(dirs)]
+    with open(sys.argv[1]) as f:
+        jobs = json.load(f)
     failed = 0
     with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        for src, out, proc in pool.map(build, jobs):
+        for n, (job, proc) in enumerate(zip(jobs, pool.map(build, jobs))):
             lines = proc.stdout.strip().splitlines()
             if proc.returncode == 0 and lines:
-                print(json.dumps({"dir": src, "wheel": os.path.join(out, lines[-1])}), flush=True)
+                print(json.dumps({"job": n, "wheel": os.path.join(job["out"], lines[-1])}), flush=True)
             else:
                 failed += 1
                 tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-25:])
-                print(f"xtask-build-failed {src}\n{tail}\nxtask-build-end", file=sys.stderr, flush=True)
+                print(f"xtask-build-failed {n}\n{tail}\nxtask-build-end", file=sys.stderr, flush=True)
     sys.exit(1 if failed else 0)
 
 

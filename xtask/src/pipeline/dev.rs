@@ -37,8 +37,8 @@ pub fn image(session: &Session, idx: usize) -> Result<DevImage> {
     let closure = plan::closure(repo, idx)?;
     let packages: Vec<usize> = closure.order.iter().map(|(i, _)| *i).collect();
     let pkg = &repo.graph.packages[idx];
-    let runtime_image = repo.config.runtime_image(&pkg.dir);
-    let runtime = session.runtime(&runtime_image)?;
+    let python = plan::python::of_project(session, idx, plan::python::Read::Image)?;
+    let (runtime_image, runtime) = (python.image, python.runtime);
     let resolved = plan::resolve(repo, idx, Groups::All, &runtime)?;
     let dockerfile = repo.read_or_default(TEMPLATE)?;
     let members: Vec<&Package> = packages.iter().map(|&i| &repo.graph.packages[i]).collect();

@@ -80,7 +80,7 @@ pub fn provide(session: &Session, resolved: &Resolved) -> Result<Wheelhouse> {
     let mut took = None;
     if !missing.is_empty() {
         let t0 = Instant::now();
-        download::missing(session, &house, &missing)?;
+        download::missing(session, &house, &resolved.runtime, &missing)?;
         for p in &missing {
             let found = cached_file(&resolved.runtime, &house, p)?.with_context(|| {
                 let r = &resolved.runtime;
@@ -172,6 +172,16 @@ fn cached_file(
 /// wheels.
 fn built_from_sdists(house: &Utf8Path) -> WheelCache {
     WheelCache::new(house.join(FROM_SDIST))
+}
+
+/// Fetches one locked file of `p` to `dest` (the lock's URL, or its index's), checked.
+pub fn fetch_file(
+    session: &Session,
+    p: &Pinned,
+    file: &crate::model::lock::LockedFile,
+    dest: &Utf8Path,
+) -> Result<()> {
+    download::file(session, p, file, dest)
 }
 
 /// Checks every wheel of the wheelhouse byte for byte against its digest before it goes into

@@ -56,9 +56,14 @@ pub fn of(sh: &Shell, engine: &Engine, repo: &Repo, image: &str) -> Result<Runti
 /// For a dry run, which must not start the engine: the runtime last read from `image`, or
 /// the assumed one.
 pub fn remembered(repo: &Repo, image: &str) -> Runtime {
-    let id = fs::read_to_string(by_name(repo, image)).ok();
-    let text = id.and_then(|id| fs::read_to_string(probe_file(repo, id.trim())).ok());
-    text.and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_else(Runtime::assumed)
+    known(repo, image).unwrap_or_else(|| Runtime::assumed_for(image))
+}
+
+/// The runtime last read from the image named `image`, if it was ever read.
+pub fn known(repo: &Repo, image: &str) -> Option<Runtime> {
+    let id = fs::read_to_string(by_name(repo, image)).ok()?;
+    let text = fs::read_to_string(probe_file(repo, id.trim())).ok()?;
+    serde_json::from_str(&text).ok()
 }
 
 fn probe_file(repo: &Repo, id: &str) -> Utf8PathBuf {

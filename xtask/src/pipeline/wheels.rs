@@ -1,14 +1,16 @@
 //! Wheels: every local package of a closure built offline in the build image, its path
 //! requirements pinned, cached by content.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use camino::Utf8Path;
+use camino::{Utf8Path, Utf8PathBuf};
 use fs_err as fs;
 
-use super::plan::Job;
+use super::plan::{sources, Job};
+use super::toolchain::lockfile::LockedEnv;
+use super::toolchain::ENVS;
 use crate::engine::Container;
 use crate::files::owner_of;
 use crate::hash::Sha256;
@@ -26,7 +28,7 @@ const BUILD_SCRIPT: &str = include_str!("build_wheels.py");
 pub struct LocalWheel {
     pub name: PackageName,
     pub dir: String,
-    pub file: camino::Utf8PathBuf,
+    pub file: Utf8PathBuf,
     pub sha256: Sha256,
     /// False when this run built it.
     pub cached: bool,
@@ -44,29 +46,28 @@ pub fn cache(repo: &Repo) -> WheelCache {
     WheelCache::new(repo.cache.join("wheels"))
 }
 
-/// Builds, in one container, every job whose wheel is not cached (each key once).
+/// Builds every job whose wheel is not cached (each key once), one container per Python.
 pub fn provide(session: &Session, jobs: &[&Job]) -> Result<Built> {
     let cache = cache(session.repo()?);
     let mut built = Built::default();
-    let mut missing: Vec<&Job> = Vec::new();
+    let mut missing: BTreeMap<u32, Vec<&Job>> = BTreeMap::new();
     for job in jobs {
         // A cached wheel is checked against its record here; a bad one is built again.
         if cache.get(&job.key)?.is_none() && built.keys.insert(job.key.clone()) {
-            missing.push(job);
+            missing.entry(job.minor).or_default().push(job);
         }
     }
-    if missing.is_empty() {
-        return Ok(built);
-    }
-    let t0 = Instant::now();
-    let image = session.build_image()?;
-    built.build_image = Some((image.to_string(), t0.elapsed()));
     let t1 = Instant::now();
-    let tmp = session.repo()?.scratch("wheels")?;
-    let result = build_in(session, image, &tmp, &cache, &missing);
-    let _ = fs::remove_dir_all(&tmp);
-    result?;
-    built.took = Some(t1.elapsed());
+    for (minor, jobs) in missing {
+        let t0 = Instant::now();
+        let image = session.build_image(minor)?;
+        built.build_image = Some((image.clone(), t0.elapsed()));
+        let tmp = session.repo()?.scratch("wheels")?;
+        let result = build_in(session, &image, &tmp, &cache, &jobs);
+        let _ = fs::remove_dir_all(&tmp);
+        result?;
+        built.took = Some(t1.elapsed());
+    }
     Ok(built)
 }
 
@@ -85,8 +86,8 @@ pub fn wheels(repo: &Repo, jobs: &[Job], built: &BTreeSet<String>) -> Result<Vec
         .collect()
 }
 
-/// Runs build_wheels.py over the jobs' folders, offline, sources read-only, then fixes each
-/// wheel's metadata and stores it in the cache.
+/// Writes each job's build tree (a private copy: backends may write next to the sources),
+/// builds them, then fixes each wheel's metadata and caches it.
 fn build_in(
     session: &Session,
     image: &str,
@@ -95,44 +96,22 @@ fn build_in(
     jobs: &[&Job],
 ) -> Result<()> {
     let repo = session.repo()?;
-    let dirs =
-        jobs.iter().map(|j| if j.dir == "." { "/repo".into() } else { format!("/repo/{}", j.dir) });
-    // Offline, sources read-only: a build can neither fetch nor write into the repo.
-    let container = Container::offline(image)
-        .user(&owner_of(tmp)?)
-        .env("HOME=/tmp")
-        .mount_ro(&repo.root, "/repo")
-        .mount(tmp, "/out")
-        .command(
-            ["python3".to_string(), "-c".into(), BUILD_SCRIPT.into(), "/out".into()]
-                .into_iter()
-                .chain(dirs),
-        );
-    let output = session
-        .engine()?
-        .output(&session.sh, &container)
-        .context("run the wheel builds in the build image")?;
-    if !output.status.success() {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let failures = failed_builds(&stderr);
-        let Some((dir, tail)) = failures.first() else {
-            bail!("the wheel build container failed:\n{}", stderr.trim());
-        };
-        let dir = dir.strip_prefix("/repo/").unwrap_or(dir);
-        let name = jobs.iter().find(|j| j.dir == dir).map_or(dir, |j| j.name.as_str());
-        bail!("build wheel for {name} ({dir}): the build backend failed; last lines of its output:\n{tail}");
+    let mut specs = Vec::new();
+    for (n, job) in jobs.iter().enumerate() {
+        let pkg =
+            repo.graph.packages.iter().find(|p| p.dir == job.dir).context("a job's package")?;
+        let tree = sources::tree(&repo.root, pkg)?;
+        sources::write(&tree, &tmp.join("src").join(n.to_string()))?;
+        specs.push(BuildSpec {
+            what: format!("{} ({})", job.name, job.dir),
+            name: job.name.clone(),
+            env: job.env.clone(),
+            backend: job.backend.clone(),
+            backend_path: job.backend_path.clone(),
+        });
     }
-    let mut built = BTreeSet::new();
-    for line in String::from_utf8_lossy(&output.stdout).lines() {
-        let v: serde_json::Value =
-            serde_json::from_str(line).with_context(|| format!("read build result {line:?}"))?;
-        let (Some(dir), Some(wheel)) = (v["dir"].as_str(), v["wheel"].as_str()) else { continue };
-        let dir = dir.strip_prefix("/repo/").unwrap_or(if dir == "/repo" { "." } else { dir });
-        let job = jobs
-            .iter()
-            .find(|j| j.dir == dir)
-            .with_context(|| format!("unexpected build result for {dir}"))?;
-        let host = built_wheel(tmp, wheel, job)?;
+    let wheels = run(session, image, tmp, &specs)?;
+    for (job, host) in jobs.iter().zip(wheels) {
         let file = host.file_name().unwrap_or_default();
         let fixed = rewrite_wheel(&fs::read(&host)?, &job.pins)
             .map_err(anyhow::Error::msg)
@@ -140,40 +119,108 @@ fn build_in(
         cache
             .put(&job.key, file, &fixed)
             .with_context(|| format!("store the wheel of {}", job.name))?;
-        built.insert(&job.dir);
-    }
-    if let Some(job) = jobs.iter().find(|j| !built.contains(&j.dir)) {
-        bail!("build wheel for {} ({}): the build reported no wheel", job.name, job.dir);
     }
     Ok(())
 }
 
-/// The host path of the wheel a build reported, after checking that the report cannot point
-/// anywhere else: a plain wheel file name of this job's package, directly in `/out`, a
-/// regular file (not a symlink to a host file).
-fn built_wheel(tmp: &Utf8Path, reported: &str, job: &Job) -> Result<camino::Utf8PathBuf> {
-    // build_wheels.py writes the n-th build's wheel into /out/<n>/.
-    let file =
-        reported.strip_prefix("/out/").and_then(|rest| rest.split_once('/')).filter(|(n, f)| {
-            !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) && !f.contains('/')
-        });
-    let name = file.and_then(|(_, f)| WheelName::parse(f));
-    let (Some((n, file)), Some(name)) = (file, name) else {
-        bail!("the build of {} reported {reported:?}, not a wheel in /out/<n>/", job.name);
-    };
-    if name.name != job.name {
-        bail!("the build of {} made a wheel of another package: {file}", job.name);
+/// One source tree to build into a wheel, at `<tmp>/src/<n>`.
+#[derive(Debug, Clone)]
+pub struct BuildSpec {
+    /// For messages: `name (folder)`, or the sdist's file name.
+    pub what: String,
+    pub name: PackageName,
+    pub env: LockedEnv,
+    pub backend: String,
+    pub backend_path: Vec<String>,
+}
+
+/// Runs build_wheels.py in `image` over the trees `<tmp>/src/<n>`, offline, each with the
+/// Python of its environment; returns each wheel's host path, checked.
+pub fn run(
+    session: &Session,
+    image: &str,
+    tmp: &Utf8Path,
+    specs: &[BuildSpec],
+) -> Result<Vec<Utf8PathBuf>> {
+    let jobs: Vec<serde_json::Value> = specs
+        .iter()
+        .enumerate()
+        .map(|(n, spec)| {
+            serde_json::json!({
+                "src": format!("/work/src/{n}"),
+                "out": format!("/work/out/{n}"),
+                "python": format!("{ENVS}/{}/bin/python", spec.env.id()),
+                "backend": spec.backend,
+                "backend_path": spec.backend_path,
+            })
+        })
+        .collect();
+    fs::create_dir_all(tmp.join("out"))?;
+    fs::write(tmp.join("jobs.json"), serde_json::to_string(&jobs)?)?;
+    fs::write(tmp.join("build_wheels.py"), BUILD_SCRIPT)?;
+    // Offline, only the copies mounted: a build can neither fetch nor touch the repo.
+    let container = Container::offline(image)
+        .user(&owner_of(tmp)?)
+        .env("HOME=/tmp")
+        .mount(tmp, "/work")
+        .command(["python3", "/work/build_wheels.py", "/work/jobs.json"]);
+    let output = session
+        .engine()?
+        .output(&session.sh, &container)
+        .context("run the wheel builds in the build image")?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let failures = failed_builds(&stderr);
+        let Some((n, tail)) = failures.first() else {
+            bail!("the wheel build container failed:\n{}", stderr.trim());
+        };
+        let spec = n.parse::<usize>().ok().and_then(|n| specs.get(n)).context("a failed build")?;
+        bail!(
+            "build a wheel of {} with {}: the build backend failed; last lines of its output:\n{tail}",
+            spec.what,
+            spec.backend
+        );
     }
-    let host = tmp.join(n).join(file);
-    if !fs::symlink_metadata(tmp.join(n))?.is_dir()
-        || !fs::symlink_metadata(&host)?.file_type().is_file()
+    let mut wheels: Vec<Option<Utf8PathBuf>> = vec![None; specs.len()];
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        let v: serde_json::Value =
+            serde_json::from_str(line).with_context(|| format!("read build result {line:?}"))?;
+        let (Some(n), Some(wheel)) = (v["job"].as_u64(), v["wheel"].as_str()) else { continue };
+        let n = usize::try_from(n)?;
+        let spec = specs.get(n).with_context(|| format!("unexpected build result {line:?}"))?;
+        wheels[n] = Some(built_wheel(tmp, n, wheel, spec)?);
+    }
+    wheels
+        .into_iter()
+        .zip(specs)
+        .map(|(w, spec)| {
+            w.with_context(|| format!("build {}: the build reported no wheel", spec.what))
+        })
+        .collect()
+}
+
+/// The host path of the wheel build `n` reported, after checking that the report cannot point
+/// anywhere else: a plain wheel file name of this build's package, directly in its out
+/// folder, a regular file (not a symlink to a host file).
+fn built_wheel(tmp: &Utf8Path, n: usize, reported: &str, spec: &BuildSpec) -> Result<Utf8PathBuf> {
+    let file = reported.strip_prefix(&format!("/work/out/{n}/")).filter(|f| !f.contains('/'));
+    let name = file.and_then(WheelName::parse);
+    let (Some(file), Some(name)) = (file, name) else {
+        bail!("the build of {} reported {reported:?}, not a wheel in its out folder", spec.what);
+    };
+    if name.name != spec.name {
+        bail!("the build of {} made a wheel of another package: {file}", spec.what);
+    }
+    let out = tmp.join("out").join(n.to_string());
+    let host = out.join(file);
+    if !fs::symlink_metadata(&out)?.is_dir() || !fs::symlink_metadata(&host)?.file_type().is_file()
     {
-        bail!("the build of {} left {file}, which is not a regular file", job.name);
+        bail!("the build of {} left {file}, which is not a regular file", spec.what);
     }
     Ok(host)
 }
 
-/// `(dir, tail)` of each failed build reported by build_wheels.py.
+/// `(n, tail)` of each failed build reported by build_wheels.py.
 fn failed_builds(stderr: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let mut current: Option<(String, Vec<&str>)> = None;
@@ -195,11 +242,10 @@ fn failed_builds(stderr: &str) -> Vec<(String, String)> {
 mod tests {
     #[test]
     fn failed_builds_are_read_from_stderr() {
-        let stderr =
-            "noise\nxtask-build-failed /repo/libs/a\nTraceback\nValueError: bad\nxtask-build-end\n";
+        let stderr = "noise\nxtask-build-failed 3\nTraceback\nValueError: bad\nxtask-build-end\n";
         assert_eq!(
             super::failed_builds(stderr),
-            vec![("/repo/libs/a".to_string(), "Traceback\nValueError: bad".to_string())]
+            vec![("3".to_string(), "Traceback\nValueError: bad".to_string())]
         );
     }
 }

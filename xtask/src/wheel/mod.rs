@@ -4,5 +4,6 @@ pub mod cache;
 pub mod install;
 pub mod name;
 pub mod rewrite;
+pub mod sdist;
 
 pub use name::WheelName;

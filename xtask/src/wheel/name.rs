@@ -69,6 +69,23 @@ impl WheelName {
         });
         py_ok && abi_ok && plat_ok
     }
+
+    /// How specific a fitting wheel is for its runtime, for choosing as pip does (its tag
+    /// order puts `cp3X` before `abi3` before `py3`, and newer manylinux before older).
+    pub fn specificity(&self, runtime: &Runtime) -> (u8, (u32, u32)) {
+        let cp = format!("cp3{}", runtime.python_minor());
+        let python = if self.abi.contains(&cp) {
+            3
+        } else if self.abi.iter().any(|a| a == "abi3") {
+            2
+        } else if self.platform.iter().any(|p| p != "any") {
+            1
+        } else {
+            0
+        };
+        let glibc = self.platform.iter().filter_map(|p| glibc_needed(p)).max().unwrap_or((0, 0));
+        (python, glibc)
+    }
 }
 
 impl fmt::Display for WheelName {
@@ -81,7 +98,12 @@ impl fmt::Display for WheelName {
 /// `manylinux_X_Y` needs X.Y. None of them fits a runtime without glibc.
 fn glibc_ok(plat: &str, glibc: Option<(u32, u32)>) -> bool {
     let Some(have) = glibc else { return false };
-    let needs = if plat.starts_with("manylinux1_") {
+    glibc_needed(plat).is_some_and(|needs| needs <= have)
+}
+
+/// The glibc a manylinux platform tag needs.
+fn glibc_needed(plat: &str) -> Option<(u32, u32)> {
+    if plat.starts_with("manylinux1_") {
         Some((2, 5))
     } else if plat.starts_with("manylinux2010_") {
         Some((2, 12))
@@ -90,8 +112,7 @@ fn glibc_ok(plat: &str, glibc: Option<(u32, u32)>) -> bool {
     } else {
         let mut it = plat.strip_prefix("manylinux_").unwrap_or_default().split('_');
         it.next().and_then(|m| m.parse().ok()).zip(it.next().and_then(|m| m.parse().ok()))
-    };
-    needs.is_some_and(|needs| needs <= have)
+    }
 }
 
 /// Name and version of a source distribution file name (`name-1.0.tar.gz`, `.zip`).

@@ -12,6 +12,7 @@ use crate::hash::Sha256;
 use crate::runtime::Runtime;
 
 pub mod poetry;
+pub mod poetry_hash;
 pub mod pylock;
 pub mod uv;
 

@@ -21,6 +21,20 @@ pub(super) fn read_layout(
             if let Some(req) = build.get("requires") {
                 m.build_requires = str_array(req, "[build-system] requires")?;
             }
+            if let Some(paths) = build.get("backend-path") {
+                let paths = str_array(paths, "[build-system] backend-path")?;
+                // PEP 517: relative folders inside the package; anything else would make the
+                // build import code from elsewhere.
+                if let Some(bad) =
+                    paths.iter().find(|p| p.starts_with('/') || p.split('/').any(|s| s == ".."))
+                {
+                    return Err(format!(
+                        "[build-system] backend-path {bad:?} leaves the package; PEP 517 allows \
+                         only folders inside it"
+                    ));
+                }
+                m.build_backend_path = paths;
+            }
         }
         // Poetry builds a package without [build-system] with poetry-core, not setuptools.
         None if poetry.is_some() && m.package_mode => {

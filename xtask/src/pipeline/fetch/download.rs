@@ -1,162 +1,158 @@
-//! Downloads missing locked files with pip in the runtime image, and builds pinned sdists offline.
-
-use std::collections::BTreeMap;
+//! Downloads missing locked files over HTTPS (no container, no pip), in parallel, each
+//! checked against the lock's sha256 while it streams; then builds sdists offline, each with
+//! its own pinned build requirements.
 
 use anyhow::{bail, Context, Result};
 use camino::Utf8Path;
 use fs_err as fs;
 
 use super::FROM_SDIST;
-use crate::engine::Container;
-use crate::files::owner_of;
 use crate::hash::Sha256;
-use crate::model::lock::Pinned;
+use crate::model::lock::{LockedFile, Pinned};
+use crate::net::{self, simple, Client, Download};
+use crate::pipeline::toolchain;
+use crate::pipeline::wheels::{self, BuildSpec};
+use crate::runtime::Runtime;
 use crate::session::Session;
 use crate::wheel::cache::WheelCache;
+use crate::wheel::sdist;
 use crate::wheel::WheelName;
 
-/// Downloads `missing` with pip in the runtime image (so pip picks files for its platform),
-/// grouped by package index, with the host's pip settings mounted. Each file is checked
-/// against the lock's hashes before it enters the wheelhouse.
-pub(super) fn missing(session: &Session, house: &Utf8Path, missing: &[&Pinned]) -> Result<()> {
+/// Parallel downloads: enough to hide latency, few enough to be polite to an index.
+const WORKERS: usize = 8;
+
+/// Fetches `missing` into the wheelhouse: the best wheel the runtime can install, or the
+/// sdist when the lock has no such wheel (built into a wheel here, offline).
+pub(super) fn missing(
+    session: &Session,
+    house: &Utf8Path,
+    runtime: &Runtime,
+    missing: &[&Pinned],
+) -> Result<()> {
     let tmp = session.repo()?.scratch("fetch")?;
-    let result = download_into(session, &tmp, missing).and_then(|sdists| {
+    let result = (|| {
+        let client = session.net()?;
+        let mut downloads = Vec::new();
+        let mut sdists = Vec::new();
+        for p in missing {
+            let (file, is_sdist) = choose(p, runtime)?;
+            let url = url_of(client, p, file)?;
+            let dest = if is_sdist { tmp.join(&file.name) } else { house.join(&file.name) };
+            if is_sdist {
+                sdists.push((file.name.clone(), file.sha256.clone()));
+            }
+            downloads.push(Download { url, dest, sha256: file.sha256.clone() });
+        }
+        net::download_all(client, &downloads, WORKERS)?;
         if !sdists.is_empty() {
-            build_sdists(session, house, &tmp, &sdists)?;
+            build_sdists(session, house, runtime, &tmp, &sdists)?;
         }
         Ok(())
-    });
+    })();
     let _ = fs::remove_dir_all(&tmp);
     result
 }
 
-/// Downloads into `tmp/files`, moves verified wheels into the wheelhouse and returns the
-/// verified sdists left to build: (file name, digest).
-fn download_into(
+/// Fetches one locked file of `p` to `dest`, checked against its digest.
+pub(super) fn file(
     session: &Session,
-    tmp: &Utf8Path,
-    missing: &[&Pinned],
-) -> Result<Vec<(String, Sha256)>> {
-    let repo = session.repo()?;
-    let house = repo.cache.join("wheelhouse");
-    let mut by_index: BTreeMap<Option<&str>, Vec<&Pinned>> = BTreeMap::new();
-    for p in missing {
-        by_index.entry(p.index.as_deref()).or_default().push(p);
-    }
-    let base = Container::online(&repo.config.toolchain.python_image)
-        .user(&owner_of(tmp)?)
-        .with(&crate::hostenv::pip())
-        .mount(tmp, "/work");
-    for (n, (index, group)) in by_index.iter().enumerate() {
-        let req: String = group
-            .iter()
-            .map(|p| {
-                let hashes: String =
-                    p.files.iter().map(|f| format!(" --hash={}", f.sha256.prefixed())).collect();
-                format!("{}=={}{hashes}\n", p.name, p.version)
-            })
-            .collect();
-        fs::write(tmp.join(format!("req-{n}.txt")), req)?;
-        let mut pip: Vec<String> = [
-            "python3",
-            "-m",
-            "pip",
-            "download",
-            "--no-cache-dir",
-            "--disable-pip-version-check",
-            "--no-deps",
-            "--require-hashes",
-            "--prefer-binary",
-        ]
-        .map(String::from)
-        .to_vec();
-        if let Some(url) = index {
-            pip.extend(["--index-url".to_string(), url.to_string()]);
-        }
-        pip.extend([
-            "--dest".into(),
-            "/work/files".into(),
-            "-r".into(),
-            format!("/work/req-{n}.txt"),
-        ]);
-        session.engine()?.run(&session.sh, &base.clone().command(pip)).with_context(|| {
-            let names: Vec<&str> = group.iter().map(|p| p.name.as_str()).collect();
-            format!("download {} from {}", names.join(", "), index.unwrap_or("the default index"))
-        })?;
-    }
-    let files = tmp.join("files");
-    let mut sdists = Vec::new();
-    for entry in files.read_dir_utf8().with_context(|| format!("read folder {files}"))? {
-        let entry = entry?;
-        // What a container wrote is read only if it is a plain file, never through a symlink.
-        if !entry.file_type()?.is_file() {
-            bail!("the download left {}, which is not a regular file", entry.file_name());
-        }
-        let path = entry.into_path();
-        let name = path.file_name().unwrap_or_default().to_string();
-        let actual = Sha256::of(&fs::read(&path)?);
-        let allowed =
-            missing.iter().any(|p| p.files.iter().any(|f| f.name == name && f.sha256 == actual));
-        if !allowed {
-            bail!(
-                "{name}: its sha256 does not match poetry.lock; the file was discarded (a \
-                 tampered or changed index?)"
-            );
-        }
-        if WheelName::parse(&name).is_some() {
-            fs::rename(&path, house.join(&name))?;
-        } else {
-            sdists.push((name, actual));
-        }
-    }
-    Ok(sdists)
+    p: &Pinned,
+    file: &LockedFile,
+    dest: &Utf8Path,
+) -> Result<()> {
+    let client = session.net()?;
+    let url = url_of(client, p, file)?;
+    let download = Download { url, dest: dest.to_owned(), sha256: file.sha256.clone() };
+    net::download_all(client, &[download], 1)
 }
 
-/// Builds wheels from verified sdists in the build image, offline, with the backends the build
-/// image carries (poetry-core, setuptools), and files each under its sdist's hash.
+/// The file of `p` to fetch for the runtime: its most specific fitting wheel, else its sdist.
+fn choose<'p>(p: &'p Pinned, runtime: &Runtime) -> Result<(&'p LockedFile, bool)> {
+    let wheel = p
+        .files
+        .iter()
+        .filter_map(|f| Some((f, WheelName::parse(&f.name)?)))
+        .filter(|(_, w)| w.fits(runtime))
+        .max_by_key(|(_, w)| w.specificity(runtime));
+    if let Some((f, _)) = wheel {
+        return Ok((f, false));
+    }
+    let sdist = p.files.iter().find(|f| crate::wheel::name::sdist(&f.name).is_some());
+    match sdist {
+        Some(f) => Ok((f, true)),
+        None => bail!(
+            "{}=={}: the lock has no wheel for CPython {} on {} ({}) and no sdist; pick a \
+             runtime the package supports, or a version with such a wheel",
+            p.name,
+            p.version,
+            runtime.python_version(),
+            runtime.platform_machine,
+            if runtime.libc.is_empty() { "no glibc" } else { runtime.libc.as_str() },
+        ),
+    }
+}
+
+/// Where `file` is: the lock's URL, or the one its index's simple API gives for that name.
+fn url_of(client: &Client, p: &Pinned, file: &LockedFile) -> Result<String> {
+    if let Some(url) = &file.url {
+        return Ok(url.clone());
+    }
+    let settings = client.settings();
+    let indexes: Vec<&str> = match &p.index {
+        Some(index) => vec![index.as_str()],
+        None => std::iter::once(settings.index_url.as_str())
+            .chain(settings.extra_index_urls.iter().map(String::as_str))
+            .collect(),
+    };
+    let mut tried = Vec::new();
+    for index in indexes {
+        match simple::files(client, index, &p.name) {
+            Ok(files) => {
+                if let Some(found) = files.into_iter().find(|f| f.name == file.name) {
+                    return Ok(found.url);
+                }
+                tried.push(format!("{} (no such file)", net::public_url(index)));
+            }
+            Err(e) => tried.push(format!("{e:#}")),
+        }
+    }
+    bail!("{}: not found on the package index: {}", file.name, tried.join("; "))
+}
+
+/// Builds wheels from verified sdists in the build image of the runtime's Python, offline,
+/// each with its own build requirements (pinned in the toolchain lock), and files each under
+/// its sdist's hash.
 fn build_sdists(
     session: &Session,
     house: &Utf8Path,
+    runtime: &Runtime,
     tmp: &Utf8Path,
     sdists: &[(String, Sha256)],
 ) -> Result<()> {
-    let image = session.build_image()?;
-    let base = Container::offline(image).user(&owner_of(tmp)?).env("HOME=/tmp").mount(tmp, "/work");
-    for (name, hash) in sdists {
-        let pip = [
-            "python3",
-            "-m",
-            "pip",
-            "wheel",
-            "--no-cache-dir",
-            "--disable-pip-version-check",
-            "--no-deps",
-            "--no-build-isolation",
-            "--no-index",
-            "--wheel-dir",
-        ];
-        let out_dir = format!("/work/built/{hash}");
-        let sdist = format!("/work/files/{name}");
-        let container =
-            base.clone().command(pip.iter().map(ToString::to_string).chain([out_dir, sdist]));
-        session.engine()?.run(&session.sh, &container).with_context(|| {
-            format!(
-                "build a wheel from the sdist {name} (offline, in the build image; its build \
-                 backend must be poetry-core or setuptools)"
-            )
-        })?;
+    let minor = runtime.python_minor();
+    let mut specs = Vec::new();
+    for (n, (file, _)) in sdists.iter().enumerate() {
+        let path = tmp.join(file);
+        let system = sdist::build_system(&path)?;
+        let tree = sdist::unpack(&path, &tmp.join("unpacked").join(n.to_string()))?;
+        fs::create_dir_all(tmp.join("src"))?;
+        fs::rename(&tree, tmp.join("src").join(n.to_string()))?;
+        let (name, _) =
+            crate::wheel::name::sdist(file).with_context(|| format!("read the name of {file}"))?;
+        let env = toolchain::env(session, minor, &system.requires, &format!("the sdist {file}"))?;
+        specs.push(BuildSpec {
+            what: format!("the sdist {file}"),
+            name,
+            env,
+            backend: system.backend,
+            backend_path: system.backend_path,
+        });
     }
-    let built = tmp.join("built");
+    let image = session.build_image(minor)?;
+    let wheels = wheels::run(session, &image, tmp, &specs)?;
     let cache = WheelCache::new(house.join(FROM_SDIST));
-    for (_, hash) in sdists {
-        let dir = built.join(hash.hex());
-        let wheel = dir
-            .read_dir_utf8()
-            .with_context(|| format!("read folder {dir}"))?
-            .filter_map(Result::ok)
-            .find(|e| e.file_name().ends_with(".whl") && e.file_type().is_ok_and(|t| t.is_file()));
-        let wheel = wheel.with_context(|| format!("no wheel came out of the sdist {hash}"))?;
-        cache.put(hash.hex(), wheel.file_name(), &fs::read(wheel.path())?)?;
+    for ((_, hash), wheel) in sdists.iter().zip(wheels) {
+        cache.put(hash.hex(), wheel.file_name().unwrap_or_default(), &fs::read(&wheel)?)?;
     }
     Ok(())
 }

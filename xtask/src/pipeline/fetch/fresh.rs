@@ -1,39 +1,19 @@
-//! Whether a project's lock still matches its manifest: a poetry.lock judged by the pinned
-//! Poetry itself, a uv.lock by the requirements it recorded of the project.
+//! Whether a project's lock still matches its manifest: a poetry.lock by the content hash of
+//! the Poetry that wrote it, a uv.lock by the requirements it recorded of the project.
 
 use anyhow::{bail, Context, Result};
 use fs_err as fs;
-use serde::Deserialize;
 
-use crate::engine::Container;
-use crate::hash::Sha256;
-use crate::model::lock::{uv, Format};
+use crate::model::lock::{poetry, poetry_hash, uv, Format};
 use crate::model::manifest::{Source, MAIN};
 use crate::model::names::PackageName;
 use crate::pipeline::plan::Resolved;
 use crate::session::Session;
 
-/// Asks Poetry's own API, in the build image, offline: the lock's freshness and the
-/// manifest's validation errors, as one JSON line.
-const CHECK: &str = r#"
-import json
-from pathlib import Path
-from poetry.factory import Factory
-poetry = Factory().create_poetry(Path.cwd())
-errors = Factory.validate(poetry.pyproject.data).get("errors", [])
-print(json.dumps({"fresh": poetry.locker.is_fresh(), "errors": errors}))
-"#;
-
-#[derive(Deserialize)]
-struct Verdict {
-    fresh: bool,
-    errors: Vec<String>,
-}
-
 /// Refuses a lock that no longer matches its manifest.
 pub(super) fn check(session: &Session, resolved: &Resolved) -> Result<()> {
     match resolved.lock.format {
-        Format::Poetry => poetry(session, &resolved.dir, &resolved.lock.text),
+        Format::Poetry => poetry(session, &resolved.dir, &resolved.lock.rel, &resolved.lock.text),
         Format::Uv => uv_lock(session, resolved),
         // pip's and uv's pylock.toml record nothing of the project to compare with.
         Format::Pylock => Ok(()),
@@ -96,41 +76,30 @@ fn uv_lock(session: &Session, resolved: &Resolved) -> Result<()> {
     Ok(())
 }
 
-/// A passing check is remembered by the content hash of manifest, lock and toolchain, so a
-/// warm run starts no container.
-fn poetry(session: &Session, dir: &str, lock_text: &str) -> Result<()> {
+/// Judged by the rules of the Poetry that wrote the lock (its first line says which): the
+/// `content-hash` it recorded must be the hash of the manifest's dependency sections now.
+fn poetry(session: &Session, dir: &str, lock_rel: &str, lock_text: &str) -> Result<()> {
     let repo = session.repo()?;
-    let mut input = fs::read(repo.root.join(dir).join("pyproject.toml"))?;
-    input.extend_from_slice(lock_text.as_bytes());
-    input.extend_from_slice(session.toolchain_id()?.as_bytes());
-    let marker = repo.cache.join("lock-checks").join(Sha256::of(&input).hex());
-    if marker.exists() {
-        return Ok(());
+    let manifest =
+        if dir == "." { "pyproject.toml".to_string() } else { format!("{dir}/pyproject.toml") };
+    let text = fs::read_to_string(repo.root.join(&manifest))?;
+    let table: toml::Table =
+        text.parse().with_context(|| format!("{manifest} is not valid TOML"))?;
+    let lock = poetry::parse(lock_text).map_err(|e| anyhow::anyhow!("{lock_rel}: {e}"))?;
+    let writer = lock.written_by.as_deref();
+    let Some(recorded) = lock.content_hash.as_deref() else {
+        bail!("{lock_rel} has no [metadata] content-hash; run `cargo xtask lock {dir}`");
+    };
+    for rules in poetry_hash::rules_of(writer) {
+        let now = poetry_hash::content_hash(&table, rules)
+            .map_err(|e| anyhow::anyhow!("{manifest}: a dependency section holds {e}"))?;
+        if now == recorded {
+            return Ok(());
+        }
     }
-    let workdir = if dir == "." { "/repo".to_string() } else { format!("/repo/{dir}") };
-    let container = Container::offline(session.build_image()?)
-        .env("HOME=/tmp")
-        .mount_ro(&repo.root, "/repo")
-        .workdir(&workdir)
-        .command(["python3", "-c", CHECK]);
-    let out = session.engine()?.output(&session.sh, &container)?;
-    let line = String::from_utf8_lossy(&out.stdout);
-    let verdict: Verdict = serde_json::from_str(line.trim()).with_context(|| {
-        format!(
-            "{dir}: Poetry could not read the project:\n{}",
-            crate::engine::tail(&out.stderr, 15)
-        )
-    })?;
-    if !verdict.errors.is_empty() {
-        bail!("{dir}/pyproject.toml is not valid for Poetry:\n{}", verdict.errors.join("\n"));
-    }
-    if !verdict.fresh {
-        bail!(
-            "{dir}/poetry.lock is stale: {dir}/pyproject.toml changed since it was locked; run \
-             `cargo xtask lock {dir}`"
-        );
-    }
-    fs::create_dir_all(marker.parent().unwrap_or(&marker))?;
-    crate::files::write_atomic(&marker, dir)?;
-    Ok(())
+    bail!(
+        "{lock_rel} is stale: the dependency sections of {manifest} changed since Poetry {} \
+         locked it (its content-hash no longer matches); run `cargo xtask lock {dir}`",
+        writer.unwrap_or("(before 1.3)")
+    )
 }

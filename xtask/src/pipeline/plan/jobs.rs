@@ -1,36 +1,50 @@
-//! The local wheels a closure needs, each with the cache key that decides whether to build it.
+//! The local wheels a closure needs, each with its build environment and the cache key that
+//! decides whether to build it.
 
 use std::collections::BTreeMap;
 
 use anyhow::{Context, Result};
 
-use super::sources::content_hash;
+use super::sources;
 use crate::hash::Sha256;
 use crate::model::graph::Closure;
 use crate::model::manifest::MAIN;
 use crate::model::names::PackageName;
-use crate::model::Repo;
+use crate::pipeline::toolchain::{self, lockfile::LockedEnv};
+use crate::session::Session;
 
-/// Bumped when the rewrite changes what it writes, so old cache entries are not reused.
-const REWRITE_VERSION: &str = "rewrite-1";
-/// One local package to provide: its folder, name, version and the pins for its path deps.
+/// Bumped when the rewrite or the build script changes what they write, so old cache entries
+/// are not reused.
+const BUILD_VERSION: &str = "build-2";
+
+/// One local package to provide: its folder, name, version, how it builds and the pins for
+/// its path dependencies.
 #[derive(Debug, Clone)]
 pub struct Job {
     pub dir: String,
     pub name: PackageName,
     pub version: String,
-    /// The cache key: sources, toolchain, pins and version.
+    /// The cache key: build tree, environment, Python, pins and version.
     pub key: String,
     /// Versions of its local dependencies: path requirements become `==version`.
     pub pins: BTreeMap<PackageName, String>,
+    /// The Python minor it is built with (the project's runtime's).
+    pub minor: u32,
+    pub env: LockedEnv,
+    /// PEP 517 backend (`module:object`) and its in-tree path.
+    pub backend: String,
+    pub backend_path: Vec<String>,
 }
 
-/// The wheel jobs of a closure, with their cache keys; nothing is built.
-pub fn jobs(repo: &Repo, closure: &Closure, toolchain_id: &str) -> Result<Vec<Job>> {
+/// The wheel jobs of a closure for Python 3.`minor`, with their cache keys; nothing is built.
+/// A package whose build requirements are not pinned fails here, before anything slow.
+pub fn jobs(session: &Session, closure: &Closure, minor: u32) -> Result<Vec<Job>> {
+    let repo = session.repo()?;
     let g = &repo.graph;
     let mut jobs = Vec::new();
     for (idx, _) in &closure.order {
         let pkg = &g.packages[*idx];
+        let Some(system) = pkg.manifest.build_system() else { continue };
         let version = pkg.version.clone().with_context(|| {
             format!(
                 "{}: no static version; xtask pins local dependencies by version, so set one",
@@ -42,11 +56,28 @@ pub fn jobs(repo: &Repo, closure: &Closure, toolchain_id: &str) -> Result<Vec<Jo
             let to = &g.packages[e.to];
             pins.insert(to.name.clone(), to.version.clone().unwrap_or_default());
         }
-        let hash = content_hash(&repo.root.join(&pkg.dir))?;
+        let env = toolchain::env(session, minor, &system.requires, &pkg.dir)?;
+        let tree = sources::tree(&repo.root, pkg)?;
+        let hash = sources::hash(&tree)?;
         let pin_text: String = pins.iter().map(|(n, v)| format!("{n}=={v};")).collect();
-        let input = format!("{hash}\n{toolchain_id}\n{pin_text}\n{version}\n{REWRITE_VERSION}");
+        let input = format!(
+            "{hash}\n3.{minor}\n{}\n{} {:?}\n{pin_text}\n{version}\n{BUILD_VERSION}",
+            toolchain::env_key(&env),
+            system.backend,
+            system.backend_path
+        );
         let key = Sha256::of(input.as_bytes()).short(32).to_string();
-        jobs.push(Job { dir: pkg.dir.clone(), name: pkg.name.clone(), version, key, pins });
+        jobs.push(Job {
+            dir: pkg.dir.clone(),
+            name: pkg.name.clone(),
+            version,
+            key,
+            pins,
+            minor,
+            env,
+            backend: system.backend,
+            backend_path: system.backend_path,
+        });
     }
     Ok(jobs)
 }

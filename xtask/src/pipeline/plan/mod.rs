@@ -7,13 +7,13 @@ use anyhow::{bail, Context, Result};
 pub mod dockerfile;
 mod jobs;
 mod lock;
+pub mod python;
 pub mod sources;
 
 pub use dockerfile::ProjectDockerfile;
 pub use jobs::{jobs, Job};
 pub use lock::{resolve, Groups, Resolved};
 
-use super::probe;
 use crate::image::reference;
 use crate::model::graph::{Closure, Problem};
 use crate::model::{Kind, Repo};
@@ -76,7 +76,12 @@ pub fn targets(session: &Session, request: &Request) -> Result<Vec<Target>> {
         }
         let (name, reference) = image_reference(repo, idx, request)?;
         refuse_shared_name(repo, idx, &name)?;
-        let runtime_image = repo.config.runtime_image(&pkg.dir);
+        let python = python::of_project(
+            session,
+            idx,
+            if request.dry_run { python::Read::Assumed } else { python::Read::Image },
+        )?;
+        let (runtime_image, runtime) = (python.image, python.runtime);
         let dockerfile = dockerfile::read(repo, &pkg.dir)?;
         if let ProjectDockerfile::Standalone { path, from } = &dockerfile {
             session.ui.line(&format!(
@@ -87,12 +92,7 @@ pub fn targets(session: &Session, request: &Request) -> Result<Vec<Target>> {
             ));
         }
         let closure = closure(repo, idx)?;
-        let jobs = jobs(repo, &closure, session.toolchain_id()?)?;
-        let runtime = if request.dry_run {
-            probe::remembered(repo, &runtime_image)
-        } else {
-            session.runtime(&runtime_image)?
-        };
+        let jobs = jobs(session, &closure, runtime.python_minor())?;
         let third_party = resolve(repo, idx, Groups::Main, &runtime)?;
         targets.push(Target {
             idx,
