@@ -1,15 +1,9 @@
 # Dev image of a project (`cargo xtask dev`): the runtime base, the locked third-party packages of
-# the main and dev groups, and the local packages' metadata and console scripts. Their code is not
-# in the image: .pth files point at /repo/<package>, where xtask mounts the host's sources, so an
-# edit is live at the next import and never rebuilds this image.
+# the main and dev groups (installed by xtask into layers/third-party), and the local packages'
+# metadata and console scripts (layers/dev). Their code is not in the image: .pth files point at
+# /repo/<package>, where xtask mounts the host's sources, so an edit is live at the next import
+# and never rebuilds this image.
 ARG RUNTIME_IMAGE=python:3.11-slim
-
-FROM ${RUNTIME_IMAGE} AS third-party
-RUN python3 -m venv --without-pip /opt/venv && mkdir -p /layer
-COPY wheels/third-party/ /wheels/
-RUN python3 -m pip --python /opt/venv/bin/python install --no-index --no-deps --require-hashes \
-        --no-cache-dir --disable-pip-version-check --no-warn-script-location \
-        --root /layer --find-links /wheels -r /wheels/requirements.txt
 
 FROM ${RUNTIME_IMAGE}
 RUN python3 -m venv --without-pip /opt/venv
@@ -19,5 +13,5 @@ ENV PATH=/opt/venv/bin:$PATH \
     HOME=/tmp \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1
-COPY --from=third-party /layer/ /
+COPY layers/third-party/ /
 COPY layers/dev/ /

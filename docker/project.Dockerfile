@@ -1,7 +1,8 @@
 # Default image of a project: its locked third-party packages, its local libraries and the project
-# itself, installed from wheels into a venv; no sources, no Poetry, no wheels, no pip cache.
-# xtask stages the context (wheels/ with requirements files carrying hashes, layers/ with the local
-# packages installed) and passes the build args RUNTIME_IMAGE, PROJECT and VERSION.
+# itself, installed into a venv; no sources, no Poetry, no pip, no wheels.
+# xtask installs every wheel itself (layers/third-party, layers/libs, layers/project, files with
+# fixed timestamps; an app in non-package mode is copied to /app) and passes the build args
+# RUNTIME_IMAGE, PROJECT, VERSION and WORKDIR.
 # Layers are ordered by how often they change: base, venv and user, third-party, local libraries,
 # project. Every layer holds files with fixed timestamps, so the same inputs give the same layer
 # whichever build made it.
@@ -17,21 +18,20 @@ RUN python3 -m venv --without-pip /opt/venv \
  && cp -a /etc/passwd /etc/group /etc/shadow /etc/gshadow /out/etc/ \
  && cp -a /opt/venv /out/opt/ \
  && find /out -exec touch -h -d @315532800 {} +
-# Inherited by the install stage below, never by the image (which starts from RUNTIME_IMAGE).
-ENV PIP_INSTALL="python3 -m pip --python /opt/venv/bin/python install --no-index --no-deps --require-hashes --no-cache-dir --disable-pip-version-check --no-warn-script-location --no-compile"
 
-# Third-party packages are installed by pip under their own --root, compiled to bytecode that
-# depends on the sources only (unchecked-hash, file names as in the image), given fixed
-# timestamps, and copied into the image as one layer. Local packages arrive already installed by
-# xtask (layers/libs, layers/project): their layers are plain copies.
-FROM venv AS third-party
-COPY wheels/third-party/ /wheels/
-RUN mkdir -p /layer && ${PIP_INSTALL} --root /layer --find-links /wheels -r /wheels/requirements.txt \
- && python3 -m compileall -q -j 1 --invalidation-mode unchecked-hash -s /layer -p / /layer \
+# Third-party packages arrive installed by xtask; here they are compiled to bytecode by the
+# runtime's own Python, bytecode that depends on the sources only (unchecked-hash, file names
+# as in the image), given fixed timestamps and copied into the image as one layer. Local packages
+# (layers/libs, layers/project) are plain copies.
+FROM ${RUNTIME_IMAGE} AS third-party
+COPY layers/third-party/ /layer/
+RUN python3 -m compileall -q -j 1 --invalidation-mode unchecked-hash -s /layer -p / /layer \
  && find /layer -exec touch -h -d @315532800 {} +
 
 # The image: stage `app`, which a project's own Dockerfile (built by xtask on top) starts from.
 FROM ${RUNTIME_IMAGE} AS app
+# `/`, or `/app` for an app in non-package mode: its files are there, and it runs from there.
+ARG WORKDIR=/
 COPY --from=venv /out/ /
 ENV PATH=/opt/venv/bin:$PATH \
     VIRTUAL_ENV=/opt/venv \
@@ -40,3 +40,4 @@ USER app
 COPY --from=third-party /layer/ /
 COPY layers/libs/ /
 COPY layers/project/ /
+WORKDIR ${WORKDIR}

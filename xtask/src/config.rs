@@ -65,7 +65,7 @@ impl Default for Toolchain {
             python: "3.11".into(),
             poetry: "2.5.1".into(),
             poetry_plugin_export: "1.10.1".into(),
-            uv: "0.9.9".into(),
+            uv: "0.13.9".into(),
             system_packages: Vec::new(),
             build_image: "xtask-build".into(),
         }

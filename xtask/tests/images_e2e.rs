@@ -100,12 +100,13 @@ fn every_sample_image_runs_as_non_root_with_installed_packages_only() {
         assert_eq!(row["layers"].as_u64().unwrap() as usize, layers(image).len());
         assert!(row["context_bytes"].as_u64().unwrap() > 0 && row["size"].as_u64() > row["base_size"].as_u64());
     }
-    // xtask's context for export holds wheels and installed layers, nothing of the repo; its
-    // own Dockerfile is built on top, with its project folder as the context.
+    // xtask's context for export holds the layers it installed, no wheel and nothing of the
+    // repo; its own Dockerfile is built on top, with its project folder as the context.
     let ctx = root.join("target/xtask/contexts/gw-iaas-export");
     assert!(
-        ctx.join("wheels/third-party/requirements.txt").is_file()
+        ctx.join("layers/third-party/opt/venv/lib/python3.11/site-packages/numpy").is_dir()
             && ctx.join("layers/project").is_dir()
+            && !ctx.join("wheels").exists()
     );
     assert!(fs::read_to_string(ctx.join("Dockerfile.project"))
         .unwrap()
@@ -221,7 +222,6 @@ fn bad_input_fails_before_any_build() {
         .contains("did you mean hello-world (projects/hello-world)"));
     assert!(run(&root, &["build-image", "hello-world", "--tag", "Bad Tag"])
         .contains("not a valid image reference"));
-    assert!(run(&root, &["build-image", "hermes.typeo"]).contains("not a project"));
     let broken = sample_copy("bad-closure");
     edit(
         &broken.join("libs/hermes/hermes.quiver/pyproject.toml"),

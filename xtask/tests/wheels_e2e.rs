@@ -341,7 +341,7 @@ fn a_killed_build_leaves_no_broken_cache_entry() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let scratch = format!("wheels~{}.", child.id());
+    let scratch = format!("wheels~{}-", child.id());
     let started = || {
         let entries = fs::read_dir(cache.join("tmp")).into_iter().flatten();
         entries
@@ -352,6 +352,7 @@ fn a_killed_build_leaves_no_broken_cache_entry() {
     while !started() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
+    assert!(started(), "the run never made its scratch folder: the kill would test nothing");
     std::thread::sleep(Duration::from_millis(300));
     child.kill().unwrap(); // SIGKILL: no cleanup code runs
     child.wait().unwrap();

@@ -182,7 +182,9 @@ impl Graph {
 
     /// Projects are what `is_project` says; without it, a package is a project when its
     /// folder has a Dockerfile, it is a Poetry app in non-package mode, or nothing in the
-    /// repo depends on it. A non-package app is a project either way.
+    /// repo depends on it. A non-package app is a project either way, except at the root of a
+    /// repo of several packages without a Dockerfile: that is the workspace's development
+    /// environment (Polylith's, say), shown as config and built only when configured.
     fn classify(&mut self, is_project: Option<&dyn Fn(&str) -> bool>) {
         let depended: BTreeSet<usize> = self
             .edges
@@ -190,12 +192,19 @@ impl Graph {
             .filter(|e| self.dep(e).group == MAIN && e.from != e.to)
             .map(|e| e.to)
             .collect();
+        let many = self.packages.len() > 1;
         for (i, p) in self.packages.iter_mut().enumerate() {
+            let workspace_root = p.dir == "." && !p.dockerfile && many && !p.manifest.package_mode;
             let project = match is_project {
                 Some(matches) => matches(&p.dir),
-                None => p.dockerfile || !depended.contains(&i),
+                None => !workspace_root && (p.dockerfile || !depended.contains(&i)),
             };
-            p.kind = if project || !p.manifest.package_mode { Kind::Project } else { Kind::Lib };
+            p.kind = match (project, p.manifest.package_mode) {
+                (true, _) => Kind::Project,
+                (false, true) => Kind::Lib,
+                (false, false) if workspace_root => Kind::Config,
+                (false, false) => Kind::Project,
+            };
         }
     }
 

@@ -76,16 +76,17 @@ pub fn affected(now: &Graph, before: Option<&Graph>, changed: &[String]) -> Vec<
             continue;
         }
         for (g, index) in graphs.iter().zip(&indexes) {
-            let Some(owner) = index.owner(path) else { continue };
-            let pkg = &g.packages[owner];
-            if pkg.kind == Kind::Lib && *path == format!("{}/poetry.lock", pkg.dir) {
-                continue; // a lib's own lock only matters to the lib's own checks
-            }
-            for (project, chain) in index.dependents.get(&owner).into_iter().flatten() {
-                let reason = Reason { changed: path.clone(), chain: chain.clone() };
-                let list = reasons.entry(project).or_default();
-                if !list.contains(&reason) {
-                    list.push(reason);
+            for owner in index.owners(path) {
+                let pkg = &g.packages[owner];
+                if pkg.kind == Kind::Lib && *path == format!("{}/poetry.lock", pkg.dir) {
+                    continue; // a lib's own lock only matters to the lib's own checks
+                }
+                for (project, chain) in index.dependents.get(&owner).into_iter().flatten() {
+                    let reason = Reason { changed: path.clone(), chain: chain.clone() };
+                    let list = reasons.entry(project).or_default();
+                    if !list.contains(&reason) {
+                        list.push(reason);
+                    }
                 }
             }
         }
@@ -104,12 +105,27 @@ pub fn affected(now: &Graph, before: Option<&Graph>, changed: &[String]) -> Vec<
 /// (extras applied) contains it, with the chain of folders that leads there.
 struct Index<'g> {
     by_dir: HashMap<&'g str, usize>,
+    /// Folders outside a package that its wheel includes (Polylith bricks), with the package.
+    included: Vec<(String, usize)>,
     dependents: HashMap<usize, Vec<(&'g str, Vec<String>)>>,
 }
 
 impl<'g> Index<'g> {
     fn new(g: &'g Graph, projects: &BTreeMap<&str, &str>) -> Index<'g> {
         let by_dir = g.packages.iter().enumerate().map(|(i, p)| (p.dir.as_str(), i)).collect();
+        let mut included = Vec::new();
+        for (i, p) in g.packages.iter().enumerate() {
+            for inc in &p.manifest.includes {
+                let Some(from) = &inc.from else { continue };
+                let Some(dir) = model::paths::join("/", &p.dir, &format!("{from}/{}", inc.include))
+                else {
+                    continue;
+                };
+                if !model::paths::is_within(&dir, &p.dir) {
+                    included.push((dir, i));
+                }
+            }
+        }
         let mut dependents: HashMap<usize, Vec<(&'g str, Vec<String>)>> = HashMap::new();
         for (i, p) in g.packages.iter().enumerate() {
             // Only projects that still exist now can be rebuilt.
@@ -123,19 +139,28 @@ impl<'g> Index<'g> {
                 dependents.entry(*member).or_default().push((p.dir.as_str(), chain));
             }
         }
-        Index { by_dir, dependents }
+        Index { by_dir, included, dependents }
     }
 
-    /// The package whose folder is the longest prefix of `path`.
-    fn owner(&self, path: &str) -> Option<usize> {
+    /// The packages a file belongs to: the one whose folder is the longest prefix of `path`,
+    /// and every package whose wheel includes a folder above it from outside its own.
+    fn owners(&self, path: &str) -> Vec<usize> {
+        let mut owners: Vec<usize> = self
+            .included
+            .iter()
+            .filter(|(dir, _)| model::paths::is_within(path, dir))
+            .map(|(_, i)| *i)
+            .collect();
         let mut dir = path;
         while let Some((parent, _)) = dir.rsplit_once('/') {
             if let Some(&i) = self.by_dir.get(parent) {
-                return Some(i);
+                owners.push(i);
+                return owners;
             }
             dir = parent;
         }
-        self.by_dir.get(model::paths::ROOT).copied()
+        owners.extend(self.by_dir.get(model::paths::ROOT).copied());
+        owners
     }
 }
 
@@ -220,5 +245,17 @@ mod tests {
         assert_eq!(dirs(&list), vec!["projects/x"]);
         assert!(list[0].reasons.iter().any(|r| r.changed == "libs/a/pyproject.toml"
             && r.chain.last().map(String::as_str) == Some("libs/a")));
+    }
+
+    #[test]
+    fn a_brick_included_from_outside_affects_the_project_that_includes_it() {
+        let project = "[tool.poetry]\nname = \"cli\"\nversion = \"1\"\npackages = [{ include = \"acme/log\", from = \"../../components\" }]\n";
+        let g = graph(&[
+            ("projects/cli", project.to_string()),
+            ("projects/other", poetry("other", "")),
+        ]);
+        let list = affected(&g, None, &["components/acme/log/core.py".into()]);
+        assert_eq!(dirs(&list), vec!["projects/cli"]);
+        assert!(affected(&g, None, &["components/acme/greeting/core.py".into()]).is_empty());
     }
 }

@@ -30,8 +30,10 @@ for req in (hook({}) if hook else None) or []:
     except importlib.metadata.PackageNotFoundError:
         missing.append(req)
 if missing:
-    sys.exit("the backend " + spec + " also needs " + ", ".join(missing)
-             + ", which [build-system] requires does not list: add it there")
+    sys.exit("the backend " + spec + " also asks for " + ", ".join(missing)
+             + " (not in its [build-system] requires); for a package of the repo, add them there;"
+             + " for an sdist, add the tools as Debian packages to [toolchain] system_packages,"
+             + " or run the project on a Python for which the lock has a wheel")
 print(backend.build_wheel(out))
 """
 
@@ -40,7 +42,10 @@ def build(job):
     os.makedirs(job["out"], exist_ok=True)
     args = [job["python"], "-c", BUILD_ONE, job["src"], job["out"], job["backend"],
             json.dumps(job["backend_path"])]
-    return subprocess.run(args, capture_output=True, text=True)
+    # The environment's scripts come first on PATH, as PEP 517 frontends do (uv-build, meson,
+    # cython and others are found there).
+    env = dict(os.environ, PATH=os.path.dirname(job["python"]) + os.pathsep + os.environ.get("PATH", ""))
+    return subprocess.run(args, capture_output=True, text=True, env=env)
 
 
 def main():

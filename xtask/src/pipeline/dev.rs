@@ -9,7 +9,7 @@ use zip::ZipWriter;
 
 use super::fetch;
 use super::plan::{self, Groups};
-use super::stage::{self, Context, WheelGroup};
+use super::stage::{self, Context, Layer};
 use crate::engine::{Build, Container};
 use crate::files::owner_of;
 use crate::hash::Sha256;
@@ -46,7 +46,7 @@ pub fn image(session: &Session, idx: usize) -> Result<DevImage> {
     let base_id = session.engine()?.require_image(&session.sh, &runtime_image)?;
     // The third-party set and the metadata layer are what the image holds; hash them before
     // fetching, so that a warm run needs no lock check or wheelhouse scan.
-    let mut input = format!("{dockerfile}\n{base_id}\n");
+    let mut input = format!("{dockerfile}\n{base_id}\nxtask-installs-third-party\n");
     for p in &resolved.pinned {
         input += &format!("{}=={} {:?}\n", p.name, p.version, p.files);
     }
@@ -58,8 +58,8 @@ pub fn image(session: &Session, idx: usize) -> Result<DevImage> {
         let house = fetch::provide(session, &resolved)?;
         let context = Context {
             dockerfile,
-            groups: vec![WheelGroup::third_party(&house)],
-            layers: vec![("dev", layer)],
+            layout: stage::layout(&runtime),
+            layers: vec![Layer::third_party(&house), Layer::placed("dev", layer)],
         };
         let (dir, _lock) = repo.context_dir(&format!("{}-dev", pkg.name))?;
         context.write(&dir)?;

@@ -1,5 +1,5 @@
-//! Stage: xtask's build context before it is written (Dockerfile, wheel folders, installed
-//! layers), its size and fingerprint, and writing it. Images and dev images are staged alike;
+//! Stage: xtask's build context before it is written (Dockerfile, the layers xtask installs
+//! from wheels), its size and fingerprint, and writing it. Images and dev images are staged alike;
 //! a project's own Dockerfile is built afterwards, on its own folder (see `build`).
 
 use anyhow::{Context as _, Result};
@@ -10,8 +10,9 @@ use super::fetch::Wheelhouse;
 use super::plan::dockerfile::Extension;
 use super::plan::{ProjectDockerfile, Target};
 use super::wheels::LocalWheel;
-use crate::files::{fresh_dir, link_or_copy};
+use crate::files::fresh_dir;
 use crate::hash::Sha256;
+use crate::image::dockerignore::DockerIgnore;
 use crate::model::Repo;
 use crate::runtime::Runtime;
 use crate::wheel::install::{install, Layout, Placed};
@@ -19,7 +20,7 @@ use crate::wheel::install::{install, Layout, Placed};
 /// The default per-project Dockerfile.
 pub const TEMPLATE: &str = "docker/project.Dockerfile";
 /// Bumped when the staging layout changes, so old images are not taken for up to date.
-const LAYOUT: &str = "xtask-context-2";
+const LAYOUT: &str = "xtask-context-3";
 /// Where the templates put the venv.
 pub const VENV: &str = "/opt/venv";
 
@@ -28,70 +29,98 @@ pub fn layout(runtime: &Runtime) -> Layout {
     Layout { venv: VENV.to_string(), python: runtime.python_version() }
 }
 
-/// One folder of `wheels/`: its wheels (file name, source path) and hash-pinned requirements.
-pub struct WheelGroup {
+/// One layer xtask writes: the wheels it installs (file, digest) and files placed as they are.
+/// Wheels are installed only when the context is written: an up-to-date image never needs it.
+pub struct Layer {
     pub name: &'static str,
-    pub files: Vec<(String, Utf8PathBuf)>,
-    pub requirements: String,
+    pub wheels: Vec<(Utf8PathBuf, Sha256)>,
+    pub placed: Vec<Placed>,
 }
 
-impl WheelGroup {
+impl Layer {
     /// The third-party wheels of a wheelhouse.
-    pub fn third_party(house: &Wheelhouse) -> WheelGroup {
-        let files = house.wheels.iter().map(|w| (file_name(&w.file), w.file.clone())).collect();
-        WheelGroup { name: "third-party", files, requirements: house.requirements_text.clone() }
+    pub fn third_party(house: &Wheelhouse) -> Layer {
+        let wheels = house.wheels.iter().map(|w| (w.file.clone(), w.sha256.clone())).collect();
+        Layer { name: "third-party", wheels, placed: Vec::new() }
     }
 
-    /// Local wheels, each pinned by version and hash.
-    fn local(name: &'static str, wheels: &[&LocalWheel]) -> WheelGroup {
-        let mut group = WheelGroup { name, files: Vec::new(), requirements: String::new() };
-        for w in wheels {
-            group.files.push((file_name(&w.file), w.file.clone()));
-            let version = crate::wheel::WheelName::parse(&file_name(&w.file)).map(|n| n.version);
-            let version = version.unwrap_or_default();
-            group.requirements += &format!("{}=={version} --hash=sha256:{}\n", w.name, w.sha256);
+    /// Local wheels.
+    fn local(name: &'static str, wheels: &[&LocalWheel]) -> Layer {
+        let wheels = wheels.iter().map(|w| (w.file.clone(), w.sha256.clone())).collect();
+        Layer { name, wheels, placed: Vec::new() }
+    }
+
+    /// Files placed as they are (the dev image's metadata).
+    pub fn placed(name: &'static str, placed: Vec<Placed>) -> Layer {
+        Layer { name, wheels: Vec::new(), placed }
+    }
+
+    /// What the layer holds, for fingerprints: wheel names and digests, placed files' digests.
+    fn describe(&self) -> String {
+        let mut text = format!("layer {}\n", self.name);
+        for (file, sha) in &self.wheels {
+            text += &format!("wheel {} {sha}\n", file_name(file));
         }
-        group
+        for f in &self.placed {
+            text += &format!("file {} {:o} {}\n", f.path, f.mode, Sha256::of(&f.data));
+        }
+        text
+    }
+
+    /// Every file of the layer, wheels installed into the venv of `layout`.
+    fn files(&self, layout: &Layout) -> Result<Vec<Placed>> {
+        let mut files = self.placed.clone();
+        for (wheel, _) in &self.wheels {
+            let installed = install(&fs::read(wheel)?, layout).map_err(anyhow::Error::msg);
+            files.extend(installed.with_context(|| {
+                format!("install {} into the {} layer", file_name(wheel), self.name)
+            })?);
+        }
+        Ok(files)
     }
 }
 
-/// xtask's own build context before it is written: nothing of the repo but wheels and the
-/// files xtask installed from them.
+/// xtask's own build context before it is written: nothing of the repo, only the Dockerfile
+/// and the layers xtask installs (third-party, libraries, project; or the dev layers).
 pub struct Context {
     pub dockerfile: String,
-    pub groups: Vec<WheelGroup>,
-    /// Local packages installed by xtask (`libs`, `project`, `dev`): files COPYed as layers.
-    pub layers: Vec<(&'static str, Vec<Placed>)>,
+    pub layout: Layout,
+    pub layers: Vec<Layer>,
 }
 
 impl Context {
-    /// Bytes the context holds, without writing it.
+    /// Bytes of what goes in, before it is written: the wheels (compressed) and placed files.
     pub fn bytes(&self) -> Result<u64> {
         let mut total = self.dockerfile.len() as u64;
-        for (_, path) in self.groups.iter().flat_map(|g| g.files.iter()) {
-            total += fs::metadata(path)?.len();
+        for layer in &self.layers {
+            for (wheel, _) in &layer.wheels {
+                total += fs::metadata(wheel)?.len();
+            }
+            total += layer.placed.iter().map(|f| f.data.len() as u64).sum::<u64>();
         }
-        let layers =
-            self.layers.iter().flat_map(|(_, files)| files.iter().map(|f| f.data.len() as u64));
-        Ok(total
-            + layers.sum::<u64>()
-            + self.groups.iter().map(|g| g.requirements.len() as u64).sum::<u64>())
+        Ok(total)
     }
 
-    /// Writes the context into `dir` (emptied first); wheels are hard links into the caches.
+    /// What decides the context's content.
+    fn describe(&self) -> String {
+        let mut text =
+            format!("{LAYOUT}\n{}\n{} {}\n", self.dockerfile, self.layout.venv, self.layout.python);
+        for layer in &self.layers {
+            text += &layer.describe();
+        }
+        text
+    }
+
+    /// Writes the context into `dir` (emptied first): the Dockerfile and `layers/<name>/`.
     pub fn write(&self, dir: &Utf8Path) -> Result<()> {
         fresh_dir(dir)?;
         fs::write(dir.join("Dockerfile"), &self.dockerfile)?;
-        for g in &self.groups {
-            let gdir = dir.join("wheels").join(g.name);
-            fs::create_dir_all(&gdir)?;
-            fs::write(gdir.join("requirements.txt"), &g.requirements)?;
-            for (name, src) in &g.files {
-                link_or_copy(src, &gdir.join(name))?;
-            }
-        }
-        for (group, files) in &self.layers {
-            write_tree(&dir.join("layers").join(group), files)?;
+        for layer in &self.layers {
+            let root = dir.join("layers").join(layer.name);
+            // Never an empty folder: the legacy builder fails on a COPY of one followed by
+            // another COPY (moby#40591); the venv's own folder makes a harmless entry.
+            fs::create_dir_all(root.join("opt/venv"))?;
+            write_tree(&root, &layer.files(&self.layout)?)?;
         }
         Ok(())
     }
@@ -115,22 +144,24 @@ impl<'t> ImageInputs<'t> {
         let pkg = &repo.graph.packages[target.idx];
         let (project, libs): (Vec<&LocalWheel>, Vec<&LocalWheel>) =
             wheels.iter().partition(|w| w.dir == pkg.dir);
-        let layout = layout(&target.runtime);
-        let layers = vec![
-            ("libs", installed(&libs, &layout, "libs")?),
-            ("project", installed(&project, &layout, "project")?),
-        ];
+        // An app in non-package mode has no wheel: its files go to /app, its working folder.
+        let (own, workdir) = if pkg.manifest.package_mode {
+            (Layer::local("project", &project), "/")
+        } else {
+            (Layer::placed("project", app_files(repo, &pkg.dir)?), APP)
+        };
+        let layers = vec![Layer::third_party(house), Layer::local("libs", &libs), own];
         let build_args = vec![
             ("RUNTIME_IMAGE".to_string(), target.runtime_image.clone()),
             ("PROJECT".to_string(), pkg.name.to_string()),
             ("VERSION".to_string(), pkg.version.clone().unwrap_or_default()),
+            ("WORKDIR".to_string(), workdir.to_string()),
         ];
-        let groups = vec![
-            WheelGroup::third_party(house),
-            WheelGroup::local("libs", &libs),
-            WheelGroup::local("project", &project),
-        ];
-        let context = Context { dockerfile: repo.read_or_default(TEMPLATE)?, groups, layers };
+        let context = Context {
+            dockerfile: repo.read_or_default(TEMPLATE)?,
+            layout: layout(&target.runtime),
+            layers,
+        };
         let extension = match &target.dockerfile {
             ProjectDockerfile::Extension(e) => Some(e),
             _ => None,
@@ -139,16 +170,12 @@ impl<'t> ImageInputs<'t> {
     }
 
     /// A hash of everything that decides the image's content. Wheels enter through their
-    /// sha256 in the requirements texts; the extension's context through every entry Docker
-    /// sends (a symlink by its target, never followed).
+    /// sha256; the extension's context through every entry Docker is sent (a symlink by its
+    /// target, never followed).
     pub fn fingerprint(&self, base_image_id: &str) -> Result<String> {
-        let mut input = format!("{LAYOUT}\n{base_image_id}\n{}\n", self.context.dockerfile);
+        let mut input = format!("{base_image_id}\n{}", self.context.describe());
         for (k, v) in &self.build_args {
             input += &format!("arg {k}={v}\n");
-        }
-        for g in &self.context.groups {
-            let names: Vec<&str> = g.files.iter().map(|(n, _)| n.as_str()).collect();
-            input += &format!("group {}\n{}\n{}\n", g.name, names.join(" "), g.requirements);
         }
         if let Some(ext) = self.extension {
             input += &format!("extension {}\n{}\n", ext.path, ext.text);
@@ -166,7 +193,7 @@ impl<'t> ImageInputs<'t> {
         Ok(Sha256::of(input.as_bytes()).hex().to_string())
     }
 
-    /// Bytes the engine is sent: xtask's context, and the extension's.
+    /// Bytes that go in: xtask's context, and the extension's.
     pub fn bytes(&self) -> Result<u64> {
         let mut total = self.context.bytes()?;
         for (ext, e) in self.extension.iter().flat_map(|x| x.entries.iter().map(move |e| (x, e))) {
@@ -176,18 +203,54 @@ impl<'t> ImageInputs<'t> {
     }
 }
 
-/// The files a group of local wheels installs into the venv.
-fn installed(wheels: &[&LocalWheel], layout: &Layout, group: &str) -> Result<Vec<Placed>> {
-    let mut placed = Vec::new();
-    for w in wheels {
-        let files = install(&fs::read(&w.file)?, layout).map_err(anyhow::Error::msg);
-        placed.extend(
-            files.with_context(|| {
-                format!("install {} into the {group} layer", file_name(&w.file))
-            })?,
-        );
+/// Where an app in non-package mode is copied, and runs from.
+pub const APP: &str = "/app";
+
+/// Files of a non-package app's folder that are not its own: manifests, locks, Docker files.
+const NOT_APP: &[&str] =
+    &["pyproject.toml", "poetry.lock", "uv.lock", "pylock.toml", "Dockerfile", ".dockerignore"];
+
+/// The files of the app at `dir`, placed under [`APP`]: what Docker would send of its folder
+/// (`.dockerignore` applied, never `.git` or xtask's folders), less its manifest, locks,
+/// Docker files and caches.
+fn app_files(repo: &Repo, dir: &str) -> Result<Vec<Placed>> {
+    use std::os::unix::fs::PermissionsExt;
+    let folder = repo.root.join(dir);
+    let shown =
+        if dir == "." { ".dockerignore".to_string() } else { format!("{dir}/.dockerignore") };
+    let text = match fs::read_to_string(folder.join(".dockerignore")) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(e.into()),
+    };
+    let ignore = DockerIgnore::parse(&text)
+        .map_err(|e| anyhow::anyhow!("{shown}: {e}; Docker refuses it too: fix the pattern"))?;
+    let own =
+        [&repo.work, &repo.cache].map(|d| d.strip_prefix(&folder).ok().map(ToString::to_string));
+    let skip: Vec<String> = own.into_iter().flatten().collect();
+    let (entries, _) = super::plan::dockerfile::context(&folder, &ignore, &skip)?;
+    let mut files = Vec::new();
+    for e in entries.into_iter().filter(|e| e.link.is_none()) {
+        let parts: Vec<&str> = e.rel.split('/').collect();
+        let cache =
+            parts.iter().any(|p| ["__pycache__", ".venv", "venv", "node_modules"].contains(p));
+        if cache
+            || e.rel.ends_with(".pyc")
+            || NOT_APP.contains(&e.rel.as_str())
+            || e.rel.starts_with("pylock.")
+        {
+            continue;
+        }
+        let path = folder.join(&e.rel);
+        let mode =
+            if fs::metadata(&path)?.permissions().mode() & 0o111 != 0 { 0o755 } else { 0o644 };
+        files.push(Placed {
+            path: format!("{}/{}", APP.trim_start_matches('/'), e.rel),
+            data: fs::read(&path)?,
+            mode,
+        });
     }
-    Ok(placed)
+    Ok(files)
 }
 
 fn file_name(path: &Utf8Path) -> String {

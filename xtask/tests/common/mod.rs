@@ -106,7 +106,8 @@ pub fn docker(args: &[&str]) -> Output {
     out
 }
 
-/// The most recent build image xtask made (labelled xtask.toolchain).
+/// The most recent build image xtask made for the tools' Python, 3.11 (labelled
+/// xtask.toolchain): the one that holds Poetry.
 pub fn build_image() -> String {
     let out = docker(&[
         "images",
@@ -119,8 +120,8 @@ pub fn build_image() -> String {
     ]);
     text(&out.stdout)
         .lines()
-        .next()
-        .expect("no xtask build image; run a wheels test first")
+        .find(|image| image.contains(":3.11-"))
+        .expect("no xtask build image for Python 3.11; run a wheels test first")
         .to_string()
 }
 
@@ -148,4 +149,28 @@ pub fn append(path: &Path, text: &str) {
     let mut current = fs::read_to_string(path).unwrap_or_default();
     current += text;
     fs::write(path, current).unwrap();
+}
+
+/// A copy of the fixture monorepo `xtask/test_data/monorepos/<name>`, hidden files included
+/// (`.dockerignore` matters), to build with no config.
+pub fn fixture_copy(name: &str) -> PathBuf {
+    fn copy_all(from: &Path, to: &Path) {
+        fs::create_dir_all(to).unwrap();
+        for entry in fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if [".git", ".venv", "__pycache__", "target"].contains(&name.as_str()) {
+                continue;
+            }
+            let (src, dst) = (entry.path(), to.join(&name));
+            if entry.file_type().unwrap().is_dir() {
+                copy_all(&src, &dst);
+            } else {
+                fs::copy(&src, &dst).unwrap();
+            }
+        }
+    }
+    let dir = scratch(&format!("fixture-{name}"));
+    copy_all(&repo_root().join("xtask/test_data/monorepos").join(name), &dir);
+    dir
 }

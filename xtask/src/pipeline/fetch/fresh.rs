@@ -7,14 +7,15 @@ use fs_err as fs;
 use crate::model::lock::{poetry, poetry_hash, uv, Format};
 use crate::model::manifest::{Source, MAIN};
 use crate::model::names::PackageName;
-use crate::pipeline::plan::Resolved;
+use crate::pipeline::plan::{LockFile, Resolved};
 use crate::session::Session;
 
 /// Refuses a lock that no longer matches its manifest.
 pub(super) fn check(session: &Session, resolved: &Resolved) -> Result<()> {
-    match resolved.lock.format {
-        Format::Poetry => poetry(session, &resolved.dir, &resolved.lock.rel, &resolved.lock.text),
-        Format::Uv => uv_lock(session, resolved),
+    let Some(lock) = &resolved.lock else { return Ok(()) };
+    match lock.format {
+        Format::Poetry => poetry(session, &resolved.dir, &lock.rel, &lock.text),
+        Format::Uv => uv_lock(session, resolved, lock),
         // pip's and uv's pylock.toml record nothing of the project to compare with.
         Format::Pylock => Ok(()),
     }
@@ -22,20 +23,14 @@ pub(super) fn check(session: &Session, resolved: &Resolved) -> Result<()> {
 
 /// Every main and optional requirement of the manifest, by name and specifier, must be what
 /// uv recorded when it locked.
-fn uv_lock(session: &Session, resolved: &Resolved) -> Result<()> {
+fn uv_lock(session: &Session, resolved: &Resolved, lock: &LockFile) -> Result<()> {
     let repo = session.repo()?;
     let Some(pkg) = repo.graph.packages.iter().find(|p| p.dir == resolved.dir) else {
         return Ok(());
     };
-    let recorded =
-        uv::recorded_requirements(&resolved.lock.text, &pkg.name).map_err(anyhow::Error::msg)?;
+    let recorded = uv::recorded_requirements(&lock.text, &pkg.name).map_err(anyhow::Error::msg)?;
     let Some(recorded) = recorded else {
-        bail!(
-            "{} does not list {}; run `cargo xtask lock {}`",
-            resolved.lock.rel,
-            pkg.name,
-            pkg.dir
-        )
+        bail!("{} does not list {}; run `cargo xtask lock {}`", lock.rel, pkg.name, pkg.dir)
     };
     let mut declared: Vec<(PackageName, String)> = pkg
         .manifest
@@ -67,7 +62,7 @@ fn uv_lock(session: &Session, resolved: &Resolved) -> Result<()> {
         }
         bail!(
             "{} is stale: {} changed since it was locked ({}); run `cargo xtask lock {}`",
-            resolved.lock.rel,
+            lock.rel,
             pkg.manifest_path(),
             what.join("; "),
             pkg.dir

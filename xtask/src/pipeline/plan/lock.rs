@@ -28,7 +28,8 @@ pub struct Resolved {
     pub dir: String,
     /// Names the requirements file: the project's name, `-dev` for every group.
     pub label: String,
-    pub lock: LockFile,
+    /// `None` when nothing in the closure depends on a third-party package: no lock needed.
+    pub lock: Option<LockFile>,
 }
 
 /// A project's lock: where it is (repo-relative and absolute), which format, its text.
@@ -82,7 +83,18 @@ pub fn find_lock(repo: &Repo, idx: usize) -> Result<LockFile> {
 /// already checked the package's closure for problems.
 pub fn resolve(repo: &Repo, idx: usize, groups: Groups, runtime: &Runtime) -> Result<Resolved> {
     let pkg = &repo.graph.packages[idx];
-    let lock = find_lock(repo, idx)?;
+    let label = match groups {
+        Groups::Main => pkg.name.to_string(),
+        Groups::All => format!("{}-dev", pkg.name),
+    };
+    let lock = match find_lock(repo, idx) {
+        Ok(lock) => lock,
+        Err(_) if !needs_third_party(repo, idx, groups) => {
+            let (runtime, dir) = (runtime.clone(), pkg.dir.clone());
+            return Ok(Resolved { pinned: Vec::new(), runtime, dir, label, lock: None });
+        }
+        Err(e) => return Err(e),
+    };
     let roots: Vec<Root> = pkg
         .manifest
         .deps
@@ -114,9 +126,18 @@ pub fn resolve(repo: &Repo, idx: usize, groups: Groups, runtime: &Runtime) -> Re
             return Err(e).context(what);
         }
     };
-    let label = match groups {
-        Groups::Main => pkg.name.to_string(),
-        Groups::All => format!("{}-dev", pkg.name),
-    };
-    Ok(Resolved { pinned, runtime: runtime.clone(), dir: pkg.dir.clone(), label, lock })
+    Ok(Resolved { pinned, runtime: runtime.clone(), dir: pkg.dir.clone(), label, lock: Some(lock) })
+}
+
+/// Whether any package of the closure declares a dependency that is not local (in the main
+/// group, or in any group for `Groups::All`): only then is a lock needed.
+fn needs_third_party(repo: &Repo, idx: usize, groups: Groups) -> bool {
+    let closure = repo.graph.closure(idx, &[]);
+    closure.order.iter().any(|(i, _)| {
+        repo.graph.packages[*i]
+            .manifest
+            .deps
+            .iter()
+            .any(|d| !d.is_local() && (d.group == MAIN || groups == Groups::All))
+    })
 }

@@ -12,7 +12,7 @@ pub mod sources;
 
 pub use dockerfile::ProjectDockerfile;
 pub use jobs::{jobs, Job};
-pub use lock::{resolve, Groups, Resolved};
+pub use lock::{resolve, Groups, LockFile, Resolved};
 
 use crate::image::reference;
 use crate::model::graph::{Closure, Problem};
@@ -63,14 +63,14 @@ pub fn targets(session: &Session, request: &Request) -> Result<Vec<Target>> {
     let mut targets = Vec::new();
     for idx in indices {
         let pkg = &g.packages[idx];
-        if pkg.kind != Kind::Project {
+        // Any package can be built when named; a manifest without a package cannot.
+        if pkg.kind == Kind::Config {
             let all: Vec<&str> =
                 projects(repo).into_iter().map(|i| g.packages[i].dir.as_str()).collect();
-            let kind = serde_json::to_value(pkg.kind)?;
             bail!(
-                "{} is a {} package, not a project; build-image builds projects: {}",
+                "{} declares no package to install (a workspace or tool configuration); the \
+                 projects are: {}",
                 pkg.dir,
-                kind.as_str().unwrap_or_default(),
                 all.join(", ")
             );
         }

@@ -12,6 +12,7 @@ use crate::model::Repo;
 use crate::pipeline::probe;
 use crate::runtime::Runtime;
 use crate::session::Session;
+use crate::wheel::WheelName;
 
 /// A project's runtime image and what its Python is.
 #[derive(Debug, Clone)]
@@ -46,9 +47,31 @@ pub fn of_project(session: &Session, idx: usize, how: Read) -> Result<ProjectPyt
             Read::Image => session.runtime(image),
         }
     };
-    let choice = choose(repo, &pkg.dir, &constraints, |image| {
-        read(image).ok().map(|r| r.python_full_version)
-    })?;
+    let has_wheels = |minor: u32| {
+        let runtime = Runtime::assumed_for(&format!("python:3.{minor}-slim"));
+        super::resolve(repo, idx, super::Groups::Main, &runtime).is_ok_and(|r| {
+            r.pinned.iter().all(|p| {
+                let wheels: Vec<WheelName> =
+                    p.files.iter().filter_map(|f| WheelName::parse(&f.name)).collect();
+                wheels.is_empty() || wheels.iter().any(|w| w.fits(&runtime))
+            })
+        })
+    };
+    let choice = choose(
+        repo,
+        &pkg.dir,
+        &constraints,
+        |image| read(image).ok().map(|r| r.python_full_version),
+        has_wheels,
+        |image| match how {
+            Read::Assumed => true,
+            Read::Known if probe::known(repo, image).is_some() => true,
+            _ => session.engine().is_ok_and(|e| {
+                e.image_id(&session.sh, image).is_ok_and(|id| id.is_some())
+                    || e.pull(&session.sh, image)
+            }),
+        },
+    )?;
     if let Some(note) = &choice.note {
         session.ui.line(note);
     }
@@ -108,12 +131,17 @@ fn allows_minor(constraints: &[(String, Constraint)], minor: u32) -> bool {
 
 /// The runtime image of the project at `dir`: its `runtime_image`, else `[toolchain]
 /// python_image` when its Python is allowed (`configured_python` says which, when known),
-/// else `python:<X.Y>-slim` for the newest supported minor every constraint allows.
+/// else `python:<X.Y>-slim` for the newest supported minor every constraint allows, preferring
+/// one for which the lock has a wheel of every pinned package that publishes wheels
+/// (`has_wheels`: a minor newer than the lock's wheels would compile sdists) and whose image
+/// the engine has or can pull (`available`).
 pub fn choose(
     repo: &Repo,
     dir: &str,
     constraints: &[(String, Constraint)],
     configured_python: impl Fn(&str) -> Option<String>,
+    has_wheels: impl Fn(u32) -> bool,
+    available: impl Fn(&str) -> bool,
 ) -> Result<Choice> {
     if let Some(image) = repo.config.projects.get(dir).and_then(|p| p.runtime_image.clone()) {
         return Ok(Choice { image, note: None });
@@ -124,7 +152,13 @@ pub fn choose(
             return Ok(Choice { image: image.clone(), note: None });
         }
     }
-    let Some(minor) = SUPPORTED.into_iter().find(|m| allows_minor(constraints, *m)) else {
+    let allowed_minors: Vec<u32> =
+        SUPPORTED.into_iter().filter(|m| allows_minor(constraints, *m)).collect();
+    let image_of = |m: u32| format!("python:3.{m}-slim");
+    let usable: Vec<u32> =
+        allowed_minors.iter().copied().filter(|m| available(&image_of(*m))).collect();
+    let best = usable.iter().copied().find(|m| has_wheels(*m)).or(usable.first().copied());
+    let Some(minor) = best.or(allowed_minors.first().copied()) else {
         let said: Vec<&str> = constraints.iter().map(|(w, _)| w.as_str()).collect();
         bail!(
             "{dir}: no supported Python (3.9 to 3.13) satisfies {}; widen the constraint, or set \
@@ -133,12 +167,18 @@ pub fn choose(
         );
     };
     let image = format!("python:3.{minor}-slim");
-    let note = repo.config.toolchain.python_image.as_ref().map(|configured| {
-        format!(
-            "note: {dir} needs another Python than {configured} ({}): it runs on {image}",
-            constraints.iter().map(|(w, _)| w.as_str()).collect::<Vec<_>>().join(", ")
-        )
-    });
+    let said = constraints.iter().map(|(w, _)| w.as_str()).collect::<Vec<_>>().join(", ");
+    let newest = allowed_minors.first().copied();
+    let note = match (&repo.config.toolchain.python_image, newest) {
+        (Some(configured), _) => Some(format!(
+            "note: {dir} needs another Python than {configured} ({said}): it runs on {image}"
+        )),
+        (None, Some(newest)) if newest != minor => Some(format!(
+            "note: {dir} runs on {image}: Python 3.{newest} is allowed, but its image is not \
+             available here or its lock has no wheels for it"
+        )),
+        _ => None,
+    };
     Ok(Choice { image, note })
 }
 

@@ -1,0 +1,190 @@
+//! Every project of every fixture monorepo (xtask/test_data/monorepos: Poetry 1 and 2, uv
+//! workspaces, setuptools, hatchling, pdm, flit, Polylith, package-mode = false, pylock.toml,
+//! Pythons 3.9 to 3.13, existing standalone Dockerfiles) built with no config, then run.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+
+/// Builds every project of the fixture copy at `repo` (no config), tagged uniquely; returns
+/// the build's stderr and the images by project folder.
+fn build_all(repo: &Path, tag: &str) -> (String, Vec<(String, String)>) {
+    let out = xtask(repo, &shared_cache(), &["build-image", "--all", "--tag", tag, "--json"]);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "build-image --all failed:\n{stderr}");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let images = json["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (i["project"].as_str().unwrap().to_string(), i["image"].as_str().unwrap().to_string())
+        })
+        .collect();
+    (stderr, images)
+}
+
+/// Runs `args` in `image` (offline) and returns its stdout; panics on failure.
+fn run_in(image: &str, args: &[&str]) -> String {
+    let mut all = vec!["run", "--rm", "--network", "none", image];
+    all.extend(args);
+    let out = docker(&all);
+    assert!(out.status.success(), "{image} {args:?}: {}", text(&out.stderr));
+    text(&out.stdout).trim().to_string()
+}
+
+fn tag(name: &str) -> String {
+    format!("fx-{name}-{}", std::process::id())
+}
+
+/// The image of `project` among `images`.
+fn image<'a>(images: &'a [(String, String)], project: &str) -> &'a str {
+    &images
+        .iter()
+        .find(|(p, _)| p == project)
+        .unwrap_or_else(|| panic!("no image of {project}: {images:?}"))
+        .1
+}
+
+#[test]
+fn poetry_1_apps_outside_projects_with_a_standalone_dockerfile() {
+    let repo = fixture_copy("poetry1-apps");
+    let (stderr, images) = build_all(&repo, &tag("poetry1"));
+    assert_eq!(images.len(), 2, "{images:?}");
+    assert!(
+        stderr.contains("apps/web/Dockerfile starts FROM python:3.11-slim, not FROM app"),
+        "{stderr}"
+    );
+    assert_eq!(
+        run_in(image(&images, "apps/web"), &["web"]),
+        "web 1.0.0: acme-models 0.1.0, acme-storage 0.2.0"
+    );
+    assert_eq!(
+        run_in(image(&images, "services/worker"), &["worker"]),
+        "worker 0.5.0: acme-models 0.1.0"
+    );
+}
+
+#[test]
+fn setuptools_packages_from_setup_py_setup_cfg_and_pyproject() {
+    let repo = fixture_copy("setuptools-mixed");
+    let (_, images) = build_all(&repo, &tag("setuptools"));
+    assert_eq!(
+        run_in(image(&images, "projects/app"), &["app"]),
+        "app 0.1.0: alpha 0.2.0, beta 0.3.0"
+    );
+}
+
+#[test]
+fn polylith_bricks_from_outside_the_project_go_into_its_wheel() {
+    let repo = fixture_copy("polylith");
+    let (_, images) = build_all(&repo, &tag("polylith"));
+    assert_eq!(images.len(), 1, "the development workspace at the root is no image: {images:?}");
+    let greet = image(&images, "projects/greet-cli");
+    assert_eq!(
+        run_in(greet, &["greet-cli"]),
+        "greet-cli 0.1.0: acme.greeting 0.1.0, acme.log 0.1.0"
+    );
+    // An edit in a brick outside the project rebuilds it.
+    append(&repo.join("components/acme/log/__init__.py"), "\nEDITED = 1\n");
+    let out = xtask_json(
+        &repo,
+        &shared_cache(),
+        &["build-image", "--all", "--tag", &tag("polylith"), "--json"],
+    );
+    assert_eq!(out["images"][0]["status"], "built", "a brick edit went unnoticed");
+}
+
+#[test]
+fn a_package_mode_false_app_is_copied_to_app_minus_dockerignore() {
+    let repo = fixture_copy("package-mode-false");
+    let (_, images) = build_all(&repo, &tag("nonpackage"));
+    let report = image(&images, "apps/report");
+    let out = run_in(report, &["python", "main.py"]);
+    assert!(
+        out.starts_with("report: tools 0.4.0\n") && out.contains("| total  |       7 |"),
+        "{out}"
+    );
+    let files = run_in(report, &["find", "/app", "-type", "f"]);
+    let mut files: Vec<&str> = files.lines().collect();
+    files.sort_unstable();
+    assert_eq!(
+        files,
+        ["/app/config/report.toml", "/app/main.py"],
+        "manifests, locks, notes.md or tests leaked"
+    );
+}
+
+#[test]
+fn lock_markers_pick_the_entry_for_the_runtime_python() {
+    let repo = fixture_copy("lock-markers");
+    let (_, images) = build_all(&repo, &tag("markers"));
+    assert_eq!(
+        run_in(image(&images, "projects/calc"), &["calc"]),
+        "calc 0.2.0: mathx 0.1.0, numpy 2.0.2"
+    );
+}
+
+#[test]
+fn projects_needing_python_3_9_and_3_13_run_on_them() {
+    let repo = fixture_copy("pythons");
+    let (_, images) = build_all(&repo, &tag("pythons"));
+    let legacy = image(&images, "projects/legacy");
+    let modern = image(&images, "projects/modern");
+    assert_eq!(run_in(legacy, &["legacy"]), "legacy 0.1.0: common 1.0.0");
+    assert_eq!(run_in(modern, &["modern"]), "modern 2.0.0: common 1.0.0");
+    assert!(run_in(legacy, &["python", "--version"]).starts_with("Python 3.9."));
+    assert!(run_in(modern, &["python", "--version"]).starts_with("Python 3.13."));
+}
+
+#[test]
+fn a_uv_workspace_with_an_extension_dockerfile() {
+    let repo = fixture_copy("uv-workspace");
+    let (_, images) = build_all(&repo, &tag("uvws"));
+    let api = image(&images, "apps/api");
+    // CMD ["api"] comes from the project's `FROM app` Dockerfile.
+    assert_eq!(run_in(api, &[]), "api 1.0.0: core 0.1.0, extras-lib 0.3.0, util 0.2.0");
+    assert!(!run_in(api, &["cat", "/etc/api/api.toml"]).is_empty());
+}
+
+#[test]
+fn every_backend_builds_and_a_library_builds_as_an_image_when_named() {
+    let repo = fixture_copy("backends");
+    let (_, images) = build_all(&repo, &tag("backends"));
+    assert_eq!(
+        run_in(image(&images, "projects/all"), &["all"]),
+        "all 1.0.0: flit-lib 0.3.0, hatch-lib 0.1.0, pdm-lib 0.2.0, poetry1-lib 0.4.0, poetry2-lib 0.5.0"
+    );
+    let lib = xtask_json(
+        &repo,
+        &shared_cache(),
+        &["build-image", "libs/hatch-lib", "--tag", &tag("backends"), "--json"],
+    );
+    let lib_image = lib["images"][0]["image"].as_str().unwrap();
+    assert_eq!(
+        run_in(lib_image, &["python", "-c", "import hatch_lib; print(hatch_lib.hello())"]),
+        "hatch-lib 0.1.0"
+    );
+}
+
+#[test]
+fn pylock_files_written_by_pip_and_by_uv() {
+    let repo = fixture_copy("pylock");
+    let (_, images) = build_all(&repo, &tag("pylock"));
+    assert_eq!(run_in(image(&images, "projects/tool"), &["tool"]), "tool 1.0.0: pylock-base 0.1.0");
+    assert_eq!(
+        run_in(image(&images, "projects/tool-uv"), &["tool-uv"]),
+        "tool-uv 1.0.0: pylock-base 0.1.0"
+    );
+}
+
+#[test]
+fn uv_lock_versions_split_by_markers() {
+    let repo = fixture_copy("uv-markers");
+    let (_, images) = build_all(&repo, &tag("uvmarkers"));
+    let calc = image(&images, "projects/calc");
+    // The newest Python the project allows here (3.13) gets the numpy entry for >= 3.12.
+    assert_eq!(run_in(calc, &["calc"]), "calc 1.0.0: mathx 0.1.0, numpy 2.5.5");
+}
