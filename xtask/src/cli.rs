@@ -27,6 +27,8 @@ pub enum Command {
     BuildImage(BuildImageArgs),
     /// Run a project's dev environment with its and its libraries' sources mounted live.
     Dev(DevArgs),
+    /// Rewrite a project's standalone Dockerfile into an extension of its image (`FROM app`).
+    Adopt(AdoptArgs),
     /// Bring up what builds need on a bare machine: docker.io, a running engine, Python images.
     Up(UpArgs),
     /// List the projects a change touches (files changed since a revision), with reasons.
@@ -72,6 +74,18 @@ pub struct ListArgs {
     /// Print JSON: {"packages":[…],"errors":[…]}.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AdoptArgs {
+    /// The project: repo-relative path, name, or normalised name.
+    pub project: String,
+    /// The Dockerfile to adopt (repo-relative; default: the project's own Dockerfile).
+    #[arg(long)]
+    pub dockerfile: Option<String>,
+    /// Write the project's Dockerfile (and docker/images.toml) instead of showing the diff.
+    #[arg(long)]
+    pub write: bool,
 }
 
 #[derive(Debug, Args)]

@@ -35,6 +35,7 @@ fn run(s: &Session, command: Command) -> Result<ExitCode> {
         Command::BuildImage(args) => ok(commands::build_image::run(s, &args)),
         Command::Dev(args) => commands::dev::run(s, &args),
         Command::Up(args) => ok(commands::up::run(s, &args)),
+        Command::Adopt(args) => ok(commands::adopt::run(s, &args)),
         Command::Affected(args) => ok(commands::affected::run(s, &args)),
         Command::Ci(args) => ok(commands::ci::run(s, &args)),
         Command::List(args) => ok(commands::list::run(s, &args)),

@@ -68,6 +68,43 @@ fn poetry_1_apps_outside_projects_with_a_standalone_dockerfile() {
 }
 
 #[test]
+fn adopt_turns_a_standalone_dockerfile_into_an_extension_that_keeps_what_matters() {
+    let repo = fixture_copy("poetry1-apps");
+    let shown = xtask(&repo, &shared_cache(), &["adopt", "apps/web"]);
+    let diff = text(&shown.stdout);
+    assert!(shown.status.success(), "{}", text(&shown.stderr));
+    assert!(
+        diff.contains("+FROM app") && diff.contains("-RUN pip install poetry==1.8.5"),
+        "{diff}"
+    );
+    assert!(diff.contains("COPY libs/: outside the project folder"), "{diff}");
+    let dockerfile = repo.join("apps/web/Dockerfile");
+    let before = fs_err::read_to_string(&dockerfile).unwrap();
+    assert!(before.starts_with("# Hand-written"), "without --write nothing is written");
+    let written = xtask(&repo, &shared_cache(), &["adopt", "apps/web", "--write"]);
+    assert!(written.status.success(), "{}", text(&written.stderr));
+    let after = fs_err::read_to_string(&dockerfile).unwrap();
+    assert!(
+        after.contains("FROM app") && after.contains("libsndfile1") && !after.contains("poetry"),
+        "{after}"
+    );
+    // The system package needs the network and root: the extension's RUN gets both.
+    let t = tag("adopt");
+    let out =
+        xtask_json(&repo, &shared_cache(), &["build-image", "apps/web", "--tag", &t, "--json"]);
+    let web = out["images"][0]["image"].as_str().unwrap();
+    assert_eq!(run_in(web, &[]), "web 1.0.0: acme-models 0.1.0, acme-storage 0.2.0");
+    let check =
+        "id -un; ls /usr/lib/x86_64-linux-gnu | grep -c libsndfile; cat $WEB_SETTINGS | head -1";
+    let out = docker(&["run", "--rm", "--entrypoint", "sh", web, "-c", check]);
+    let lines = text(&out.stdout);
+    let lines: Vec<&str> = lines.lines().collect();
+    assert_eq!(lines[0], "app", "the adopted image runs as app again");
+    assert_ne!(lines[1], "0", "libsndfile1 was installed");
+    assert!(lines[2].starts_with("# Runtime settings"), "{lines:?}");
+}
+
+#[test]
 fn setuptools_packages_from_setup_py_setup_cfg_and_pyproject() {
     let repo = fixture_copy("setuptools-mixed");
     let (_, images) = build_all(&repo, &tag("setuptools"));

@@ -1,6 +1,7 @@
 //! One module per command: parse nothing more, call the pipeline, print. Plus the rows and
 //! problem reports several commands print.
 
+pub mod adopt;
 pub mod affected;
 pub mod bench;
 pub mod build_image;

@@ -223,7 +223,7 @@ pub fn context_reads(text: &str) -> Vec<ContextRead> {
 
 /// Shell-form words as Docker's word expansion reads them: split on whitespace outside
 /// quotes, quotes removed. A word with a backslash keeps it (and is then left unchecked).
-fn shell_words(text: &str) -> Vec<String> {
+pub(crate) fn shell_words(text: &str) -> Vec<String> {
     let mut words = Vec::new();
     let mut word: Option<String> = None;
     let mut quote: Option<char> = None;

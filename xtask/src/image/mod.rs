@@ -1,5 +1,6 @@
 //! Image building blocks without I/O: Dockerfile COPY sources, .dockerignore, references, labels.
 
+pub mod adopt;
 pub mod dockerfile;
 pub mod dockerignore;
 pub mod reference;

@@ -8,7 +8,7 @@ use camino::Utf8Path;
 use fs_err as fs;
 
 use super::fetch::{self, Wheelhouse};
-use super::plan::dockerfile::write_context;
+use super::plan::dockerfile::{write_context, Extension};
 use super::plan::Target;
 use super::stage::{ImageInputs, TEMPLATE};
 use super::wheels;
@@ -167,25 +167,22 @@ fn one(
     match inputs.extension {
         None => build(&Build { tag: Some(target.reference.clone()), labels, ..app }, TEMPLATE)?,
         Some(ext) => {
-            // The template's image first, then the project's Dockerfile on top of it, with
-            // the project folder as its context: its COPY sees that folder and nothing else.
+            // The template's image first, then the project's Dockerfile on top of it.
             let iid = dir.join(".app-image-id");
             build(&Build { iidfile: Some(iid.clone()), ..app }, TEMPLATE)?;
             let app_id = fs::read_to_string(&iid)?.trim().to_string();
-            let dockerfile = dir.join("Dockerfile.project");
-            fs::write(&dockerfile, rebase(&ext.text, &app_id))?;
-            let ext_dir = camino::Utf8PathBuf::from(format!("{dir}.extension"));
-            crate::files::fresh_dir(&ext_dir)?;
-            write_context(ext, &ext_dir)?;
-            let project = Build {
-                context: ext_dir,
-                dockerfile: Some(dockerfile),
-                tag: Some(target.reference.clone()),
-                build_args: inputs.build_args.clone(),
-                labels,
-                no_cache: options.no_cache,
-                ..Build::default()
-            };
+            let project = extension_build(
+                &dir,
+                ext,
+                &app_id,
+                Build {
+                    tag: Some(target.reference.clone()),
+                    build_args: inputs.build_args.clone(),
+                    labels,
+                    no_cache: options.no_cache,
+                    ..Build::default()
+                },
+            )?;
             build(&project, &ext.path)?;
         }
     }
@@ -193,6 +190,21 @@ fn one(
     let info = info.with_context(|| format!("{} vanished after its build", target.reference))?;
     session.ui.step(&format!("build {}", target.reference), t);
     Ok(Outcome::Done(image(info, Status::Built)))
+}
+
+/// The build of a project's own Dockerfile on the template's image `app_id`, with the
+/// project folder (as xtask sends it) as its context: its COPY sees that folder and nothing
+/// else. Its RUN steps (`apt-get install …`) get the network, as in any Dockerfile; xtask's
+/// own stages stay offline.
+fn extension_build(dir: &Utf8Path, ext: &Extension, app_id: &str, build: Build) -> Result<Build> {
+    let dockerfile = dir.join("Dockerfile.project");
+    fs::write(&dockerfile, rebase(&ext.text, app_id))?;
+    let ext_dir = camino::Utf8PathBuf::from(format!("{dir}.extension"));
+    crate::files::fresh_dir(&ext_dir)?;
+    write_context(ext, &ext_dir)?;
+    let network =
+        crate::image::dockerfile::instructions(&ext.text).iter().any(|i| i.keyword == "RUN");
+    Ok(Build { context: ext_dir, dockerfile: Some(dockerfile), network, ..build })
 }
 
 /// OCI labels; revision and created describe the build, so they are not in the fingerprint.

@@ -20,7 +20,7 @@ const CACHE_DIRS: &[&str] = &["__pycache__", "node_modules"];
 /// Build output, skipped at the package's top level only (`pkg/build/` may be code).
 const OUTPUT_DIRS: &[&str] = &["dist", "build", "target"];
 /// Files next to the sources that are not part of the wheel.
-const IGNORED_FILES: &[&str] = &["poetry.lock", "uv.lock"];
+const IGNORED_FILES: &[&str] = &["poetry.lock", "uv.lock", "Dockerfile"];
 /// Where things from outside the package go in its tree.
 const OUTSIDE: &str = "xtask-outside";
 
