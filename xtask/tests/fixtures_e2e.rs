@@ -218,6 +218,16 @@ fn pylock_files_written_by_pip_and_by_uv() {
 }
 
 #[test]
+fn an_sdist_with_c_code_is_compiled_in_the_build_image_and_only_its_library_ships() {
+    let repo = fixture_copy("sdist-compiled");
+    let (_, images) = build_all(&repo, &tag("sdist"));
+    let crc = image(&images, "projects/crc");
+    assert_eq!(run_in(crc, &["crc"]), "crc 0.1.0: crc-32 07b6bc5a, compiled extension True");
+    let compilers = run_in(crc, &["sh", "-c", "command -v gcc cc x86_64-linux-gnu-gcc || true"]);
+    assert!(compilers.is_empty(), "a compiler reached the image: {compilers}");
+}
+
+#[test]
 fn uv_lock_versions_split_by_markers() {
     let repo = fixture_copy("uv-markers");
     let (_, images) = build_all(&repo, &tag("uvmarkers"));

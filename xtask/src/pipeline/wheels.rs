@@ -175,8 +175,17 @@ pub fn run(
             bail!("the wheel build container failed:\n{}", stderr.trim());
         };
         let spec = n.parse::<usize>().ok().and_then(|n| specs.get(n)).context("a failed build")?;
+        let compiler = ["gcc", "g++", "Python.h", "cc1", "command 'cc'", "linker", "No such file"]
+            .iter()
+            .any(|w| tail.contains(w));
+        let hint = if compiler {
+            "\nIt looks like a compiler or headers were missing: list the Debian packages it needs \
+             in docker/images.toml, [toolchain] system_packages = [\"gcc\", \"python3-dev\", …]"
+        } else {
+            ""
+        };
         bail!(
-            "build a wheel of {} with {}: the build backend failed; last lines of its output:\n{tail}",
+            "build a wheel of {} with {}: the build backend failed; last lines of its output:\n{tail}{hint}",
             spec.what,
             spec.backend
         );
