@@ -13,6 +13,17 @@ use xtask::ui::Ui;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let root = cli.repo.clone().unwrap_or_else(xtask::project_root);
+    let repo_flag = cli.repo.as_ref().map(|r| format!("--repo {r} "));
+    let fail = |e: &anyhow::Error| {
+        // The fixes errors suggest are commands: with --repo, they need it too.
+        let text = format!("{e:#}");
+        let text = match &repo_flag {
+            Some(flag) => text.replace("`cargo xtask ", &format!("`cargo xtask {flag}")),
+            None => text,
+        };
+        eprintln!("error: {text}");
+        ExitCode::FAILURE
+    };
     let session = match Session::new(root, Ui::new(cli.command.json())) {
         Ok(session) => session,
         Err(e) => return fail(&e),
@@ -21,11 +32,6 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => fail(&e),
     }
-}
-
-fn fail(e: &anyhow::Error) -> ExitCode {
-    eprintln!("error: {e:#}");
-    ExitCode::FAILURE
 }
 
 /// One dispatch: each command parses nothing more, calls the pipeline and prints.

@@ -649,3 +649,23 @@ fn a_missing_python_image_gets_the_missing_base_image_message() {
         "{stderr}"
     );
 }
+
+#[test]
+fn hints_carry_repo_and_a_broken_manifest_is_named_when_its_package_is_asked_for() {
+    let repo = sample_copy("hints");
+    fs::remove_file(repo.join("projects/hello-world/poetry.lock")).unwrap();
+    let stderr = fails(&repo, &["build-image", "hello-world", "--dry-run"]);
+    let expected = format!("`cargo xtask --repo {} lock projects/hello-world`", repo.display());
+    assert!(stderr.contains(&expected), "{stderr}");
+    edit(
+        &repo.join("projects/hello-world/pyproject.toml"),
+        "python = \"^3.11\"\n",
+        "python = \"^3.11\"\nlibmq = \"\"\n",
+    );
+    let stderr = fails(&repo, &["build-image", "hello-world", "--dry-run"]);
+    assert!(
+        stderr.contains("projects/hello-world/pyproject.toml does not parse")
+            && stderr.contains("\"libmq\": an empty version constraint"),
+        "{stderr}"
+    );
+}

@@ -405,6 +405,18 @@ impl Graph {
                 near.iter().take(3).map(|(_, p)| format!("{} ({})", p.name, p.dir)).collect();
             format!("did you mean {}?", names.join(", "))
         };
+        // A package whose manifest does not parse is not in the graph: name those that might be
+        // the one asked for (by folder name), with why.
+        let last = |dir: &str| normalize(dir.rsplit('/').next().unwrap_or(dir));
+        let broken: Vec<String> = self
+            .broken
+            .iter()
+            .filter(|(dir, _)| last(dir) == name || levenshtein(&last(dir), &name) <= 2)
+            .map(|(dir, e)| format!("{} does not parse: {e}", manifest_of(dir)))
+            .collect();
+        if !broken.is_empty() {
+            return format!("no package {query:?} in this repo; {}", broken.join("; "));
+        }
         format!("no package {query:?} in this repo; {hint}")
     }
 }
