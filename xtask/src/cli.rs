@@ -188,6 +188,23 @@ pub struct BuildImageArgs {
     /// Registry host[:port] to name and push the images under.
     #[arg(long, env = "XTASK_REGISTRY")]
     pub registry: Option<String>,
+    /// Who writes the image: `xtask` assembles its layers itself (reproducible, the default),
+    /// `engine` builds docker/project.Dockerfile with the engine.
+    #[arg(long, value_enum, default_value = "xtask")]
+    pub builder: Builder,
+    /// Also write each image into this OCI image layout folder (with its SBOM beside it).
+    #[arg(long, value_name = "DIR")]
+    pub oci: Option<Utf8PathBuf>,
+}
+
+/// Who writes an image.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Builder {
+    /// xtask assembles the layers and the config itself.
+    #[default]
+    Xtask,
+    /// The engine builds docker/project.Dockerfile.
+    Engine,
 }
 
 #[derive(Debug, Args)]

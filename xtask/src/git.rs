@@ -156,6 +156,15 @@ impl<'a> Git<'a> {
         out.context("read the commit HEAD names")
     }
 
+    /// When `HEAD` was committed (seconds since the epoch).
+    pub fn head_time(&self) -> Result<u64> {
+        let (sh, root) = (self.sh, self.root);
+        let out = cmd!(sh, "git -C {root} -c core.fsmonitor=false log -1 --format=%ct HEAD")
+            .quiet()
+            .read();
+        out.context("read when HEAD was committed")?.trim().parse().context("a commit time")
+    }
+
     /// The branch checked out, if any.
     pub fn branch(&self) -> Option<String> {
         let (sh, root) = (self.sh, self.root);

@@ -12,6 +12,7 @@ pub mod hostenv;
 pub mod image;
 pub mod model;
 pub mod net;
+pub mod oci;
 pub mod pipeline;
 pub mod runs;
 pub mod runtime;

@@ -186,6 +186,13 @@ fn literal_copies_send_only_what_they_name_and_a_mode_change_rebuilds() {
     assert_eq!(build(), "built", "a mode change was not seen");
     let mode = in_image(&format!("gw-iaas/export:{tag}"), "stat -c %a /etc/export/export.toml");
     assert_eq!(mode.trim(), "755");
+    // The engine path sends the extension's context itself: without the unnamed file.
+    let engine = xtask_json(
+        &repo,
+        &cache,
+        &["build-image", "export", "--tag", &tag, "--builder", "engine", "--json"],
+    );
+    assert_eq!(engine["images"][0]["status"], "built");
     let sent = repo.join("target/xtask/contexts");
     let names: Vec<String> = walk_names(&sent);
     assert!(!names.iter().any(|n| n.ends_with("notes.txt")), "{names:?}");
@@ -601,7 +608,7 @@ fn an_engine_that_does_not_answer_is_named_with_what_to_do() {
     assert_eq!(out.status.code(), Some(1));
     assert!(
         text(&out.stderr).contains("the Docker engine is not running")
-            && text(&out.stderr).contains("cargo xtask up")
+            && text(&out.stderr).contains(" up`")
     );
     // `up` with DOCKER_HOST at a missing socket starts no second dockerd: it names the host.
     let out = xtask_cmd(&repo_root(), &shared_cache(), &["up"])

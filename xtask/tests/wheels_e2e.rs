@@ -265,7 +265,10 @@ fn missing_and_stale_locks_are_errors_that_say_how_to_fix_them() {
     let stderr = text(&out.stderr);
     assert!(
         stderr.contains("projects/hello-world has no lock")
-            && stderr.contains("run `cargo xtask lock projects/hello-world`"),
+            && stderr.contains(&format!(
+                "run `cargo xtask --repo {} lock projects/hello-world`",
+                repo.display()
+            )),
         "{stderr}"
     );
 
@@ -281,7 +284,7 @@ fn missing_and_stale_locks_are_errors_that_say_how_to_fix_them() {
     assert!(
         stderr.contains("projects/hello-world/poetry.lock does not fit")
             && stderr.contains("tabulate")
-            && stderr.contains("cargo xtask lock"),
+            && stderr.contains("lock projects/hello-world`"),
         "{stderr}"
     );
 }

@@ -24,6 +24,9 @@ pub struct ImageRow<'a> {
     pub status: Status,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub digest: Option<&'a str>,
+    /// Where the image's SBOM was written (images xtask assembled).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sbom: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -43,6 +46,7 @@ impl<'a> ImagesJson<'a> {
             context_bytes: i.context_bytes,
             status: i.status,
             digest: i.digest.as_deref(),
+            sbom: i.sbom.as_deref().map(camino::Utf8Path::as_str),
         };
         ImagesJson { images: images.iter().map(row).collect() }
     }
@@ -64,7 +68,8 @@ pub fn run(session: &Session, args: &BuildImageArgs) -> Result<()> {
     if args.dry_run {
         return dry_run(session, &targets);
     }
-    let mut images = build::images(session, &targets, Options { no_cache: args.no_cache })?;
+    let options = Options { no_cache: args.no_cache, builder: args.builder, oci: args.oci.clone() };
+    let mut images = build::images(session, &targets, &options)?;
     if args.push {
         build::push(session, &mut images)?;
     }

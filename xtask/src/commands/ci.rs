@@ -62,7 +62,7 @@ pub fn run(session: &Session, args: &CiArgs) -> Result<()> {
     let t = Instant::now();
     let targets = plan::targets(session, &request)?;
     session.ui.step(&format!("plan {} image(s)", targets.len()), t);
-    let mut images = build::images(session, &targets, Options::default())?;
+    let mut images = build::images(session, &targets, &Options::default())?;
     if args.push {
         build::push(session, &mut images)?;
     }

@@ -212,6 +212,28 @@ impl Engine {
     }
 
     /// The image id of `reference`, or `None` when the engine has no such image.
+    /// Writes `reference` as a docker-archive tar to `path`.
+    pub fn save(&self, sh: &Shell, reference: &str, path: &Utf8Path) -> Result<()> {
+        let bin = &self.bin;
+        cmd!(sh, "{bin} save -o {path} {reference}")
+            .quiet()
+            .run()
+            .with_context(|| format!("save {reference} from the engine"))
+    }
+
+    /// Loads a docker-archive tar into the engine.
+    pub fn load(&self, sh: &Shell, path: &Utf8Path) -> Result<()> {
+        let bin = &self.bin;
+        let out = cmd!(sh, "{bin} load -q -i {path}").quiet().ignore_status().output()?;
+        if !out.status.success() {
+            bail!(
+                "load the image into the engine: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        Ok(())
+    }
+
     pub fn image_id(&self, sh: &Shell, reference: &str) -> Result<Option<String>> {
         Ok(self.inspect(sh, &[reference])?.pop().flatten().map(|i| i.id))
     }

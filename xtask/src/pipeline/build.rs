@@ -1,7 +1,7 @@
 //! Build: the images of planned targets (fetch, wheels, stage, engine build), a true no-op when
 //! the tagged image carries the same fingerprint, and pushing them.
 
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use anyhow::{Context as _, Result};
 use camino::Utf8Path;
@@ -11,7 +11,7 @@ use super::fetch::{self, Wheelhouse};
 use super::plan::dockerfile::{write_context, Extension};
 use super::plan::Target;
 use super::stage::{ImageInputs, TEMPLATE};
-use super::wheels;
+use super::{assemble, wheels};
 use crate::engine::{self, Build, ImageInfo};
 use crate::git::Git;
 use crate::image::dockerfile::rebase;
@@ -39,17 +39,24 @@ pub struct Image {
     pub status: Status,
     /// The registry's digest, once pushed.
     pub digest: Option<String>,
+    /// The image as xtask assembled it (pushed over the registry API, without the engine).
+    pub assembled: Option<crate::oci::output::Assembled>,
+    /// Where the image's SBOM was written, when xtask assembled it.
+    pub sbom: Option<camino::Utf8PathBuf>,
 }
 
 /// Options of a build that do not change what goes into the image.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Options {
     /// Build even when up to date, without the engine's layer cache.
     pub no_cache: bool,
+    pub builder: crate::cli::Builder,
+    /// An OCI image layout folder to write every image into as well.
+    pub oci: Option<camino::Utf8PathBuf>,
 }
 
 /// Provides every target's third-party and local wheels, then builds each image.
-pub fn images(session: &Session, targets: &[Target], options: Options) -> Result<Vec<Image>> {
+pub fn images(session: &Session, targets: &[Target], options: &Options) -> Result<Vec<Image>> {
     let repo = session.repo()?;
     let t = Instant::now();
     let houses = targets
@@ -66,13 +73,13 @@ pub fn images(session: &Session, targets: &[Target], options: Options) -> Result
         let local = wheels::wheels(repo, &target.jobs, &built.keys)?;
         let inputs = ImageInputs::collect(repo, target, house, &local)?;
         let image = match one(session, target, &inputs, house, options)? {
-            Outcome::Done(image) => image,
+            Outcome::Done(image) => *image,
             // A wheel was fetched (or built from its sdist) again with other bytes: the
             // inputs are read again from the new wheelhouse, whose files are now checked.
             Outcome::Refetched(house) => {
                 let inputs = ImageInputs::collect(repo, target, &house, &local)?;
                 match one(session, target, &inputs, &house, options)? {
-                    Outcome::Done(image) => image,
+                    Outcome::Done(image) => *image,
                     Outcome::Refetched(_) => {
                         anyhow::bail!("the wheelhouse keeps changing; run again")
                     }
@@ -86,28 +93,35 @@ pub fn images(session: &Session, targets: &[Target], options: Options) -> Result
 
 /// What building one image came to.
 enum Outcome {
-    Done(Image),
+    Done(Box<Image>),
     /// The wheelhouse was repaired with files of other digests: plan the image again.
     Refetched(Wheelhouse),
 }
 
 /// Pushes each image and records its digest.
+/// An image xtask assembled goes over the registry API (blobs the registry has are skipped);
+/// one the engine built, or an up-to-date one, is pushed by the engine.
 pub fn push(session: &Session, images: &mut [Image]) -> Result<()> {
     for image in images {
         let t = Instant::now();
-        image.digest = Some(session.engine()?.push(&session.sh, &image.reference)?);
+        let digest = match &image.assembled {
+            Some(assembled) => assemble::push(session, assembled, &image.reference)?,
+            None => session.engine()?.push(&session.sh, &image.reference)?,
+        };
+        image.digest = Some(digest);
         session.ui.step(&format!("push {}", image.reference), t);
     }
     Ok(())
 }
 
-/// One image: nothing when the tagged image has the same fingerprint, else stage and build.
+/// One image: nothing when the tagged image has the same fingerprint, else assemble (or
+/// stage and build) it.
 fn one(
     session: &Session,
     target: &Target,
     inputs: &ImageInputs,
     house: &Wheelhouse,
-    options: Options,
+    options: &Options,
 ) -> Result<Outcome> {
     let (repo, engine) = (session.repo()?, session.engine()?);
     let pkg = &repo.graph.packages[target.idx];
@@ -116,7 +130,8 @@ fn one(
     let [base, current] = <[Option<ImageInfo>; 2]>::try_from(found)
         .map_err(|_| anyhow::anyhow!("inspect returned the wrong number of images"))?;
     let base = base.ok_or_else(|| engine::missing_image(&target.runtime_image))?;
-    let fingerprint = inputs.fingerprint(&base.id)?;
+    let builder = format!("{:?}", options.builder);
+    let fingerprint = inputs.fingerprint(&format!("{}\n{builder}", base.id))?;
     let context_bytes = inputs.bytes()?;
     let image = |info: ImageInfo, status| Image {
         project: pkg.dir.clone(),
@@ -126,25 +141,108 @@ fn one(
         context_bytes,
         status,
         digest: None,
+        assembled: None,
+        sbom: None,
     };
     let up_to_date = current
         .filter(|c| !options.no_cache && c.labels.get("xtask.fingerprint") == Some(&fingerprint));
     if let Some(info) = up_to_date {
-        session.ui.step(&format!("{} up to date", target.reference), t);
-        return Ok(Outcome::Done(image(info, Status::UpToDate)));
+        if options.oci.is_none() {
+            session.ui.step(&format!("{} up to date", target.reference), t);
+            let sbom = repo.work.join("sbom").join(format!("{}.cdx.json", target.context_name()));
+            let sbom = sbom.is_file().then_some(sbom);
+            return Ok(Outcome::Done(Box::new(Image { sbom, ..image(info, Status::UpToDate) })));
+        }
     }
-    let (dir, _lock) = repo.context_dir(&target.context_name())?;
     if let Some(repaired) = fetch::intact(session, &target.third_party, house)? {
         if repaired.requirements_text != house.requirements_text {
             return Ok(Outcome::Refetched(repaired));
         }
     }
+    let labels = labels(session, &repo.root, pkg, &fingerprint);
+    let (assembled, sbom) = match options.builder {
+        crate::cli::Builder::Engine => {
+            engine_build(session, target, inputs, labels, options, context_bytes)?;
+            (None, None)
+        }
+        crate::cli::Builder::Xtask => {
+            let (assembled, sbom) = xtask_build(session, target, inputs, &labels, options)?;
+            (Some(assembled), Some(sbom))
+        }
+    };
+    let info = engine.inspect(&session.sh, &[&target.reference])?.pop().flatten();
+    let info = info.with_context(|| format!("{} vanished after its build", target.reference))?;
+    session.ui.step(&format!("build {}", target.reference), t);
+    Ok(Outcome::Done(Box::new(Image { assembled, sbom, ..image(info, Status::Built) })))
+}
+
+/// The image assembled by xtask (see [`super::assemble`]) and loaded into the engine; a
+/// project Dockerfile xtask cannot apply is then built by the engine on top. Returns the
+/// assembled image (for pushing without the engine) and where its SBOM is.
+fn xtask_build(
+    session: &Session,
+    target: &Target,
+    inputs: &ImageInputs,
+    labels: &[(String, String)],
+    options: &Options,
+) -> Result<(crate::oci::output::Assembled, camino::Utf8PathBuf)> {
+    let repo = session.repo()?;
+    let pkg = &repo.graph.packages[target.idx];
+    let base = assemble::base(session, &target.runtime_image)?;
+    let created = rfc3339(created(session, &repo.root));
+    let project = (pkg.name.as_str(), pkg.version.as_deref().unwrap_or_default());
+    let image = assemble::assemble(session, inputs, &base, labels, &created, project)?;
+    let sbom = repo.work.join("sbom").join(format!("{}.cdx.json", target.context_name()));
+    fs::create_dir_all(sbom.parent().unwrap_or(&repo.work))?;
+    crate::files::write_atomic(&sbom, &image.sbom)?;
+    match (&image.engine_extension, inputs.extension) {
+        (Some(why), Some(ext)) => {
+            session.ui.line(&format!("note: the engine builds {} ({why})", ext.path));
+            let app =
+                format!("xtask-app/{}:{}", target.context_name(), image.assembled.id().short(16));
+            assemble::load(session, &image.assembled, &app)?;
+            let (dir, _lock) = repo.context_dir(&target.context_name())?;
+            crate::files::fresh_dir(&dir)?;
+            let build = Build {
+                tag: Some(target.reference.clone()),
+                build_args: inputs.build_args.clone(),
+                labels: labels.to_vec(),
+                no_cache: options.no_cache,
+                ..Build::default()
+            };
+            let project = extension_build(&dir, ext, &image.assembled.id().prefixed(), build)?;
+            session
+                .engine()?
+                .build(&project, &mut |_| {})
+                .with_context(|| format!("build the image of {} from {}", pkg.dir, ext.path))?;
+        }
+        _ => assemble::load(session, &image.assembled, &target.reference)?,
+    }
+    if let Some(dir) = &options.oci {
+        let tag = target.reference.rsplit_once(':').map_or("latest", |(_, t)| t);
+        let name = format!("{}:{tag}", target.name);
+        assemble::to_layout(session, &image, &name, dir)?;
+    }
+    Ok((image.assembled, sbom))
+}
+
+/// The template's image built by the engine from xtask's staged context, then the project's
+/// own Dockerfile on top.
+fn engine_build(
+    session: &Session,
+    target: &Target,
+    inputs: &ImageInputs,
+    labels: Vec<(String, String)>,
+    options: &Options,
+    context_bytes: u64,
+) -> Result<()> {
+    let (repo, engine) = (session.repo()?, session.engine()?);
+    let pkg = &repo.graph.packages[target.idx];
+    let t = Instant::now();
+    let (dir, _lock) = repo.context_dir(&target.context_name())?;
     inputs.context.write(&dir)?;
     let rel = dir.strip_prefix(&repo.root).map_or(dir.to_string(), ToString::to_string);
     session.ui.step(&format!("stage context {rel} ({})", human_bytes(context_bytes)), t);
-
-    let t = Instant::now();
-    let labels = labels(session, &repo.root, pkg, &fingerprint);
     let build = |build: &Build, what: &str| {
         // Docker's own steps are shown on a terminal only; logs get one line per xtask step.
         let on_terminal =
@@ -165,9 +263,8 @@ fn one(
         ..Build::default()
     };
     match inputs.extension {
-        None => build(&Build { tag: Some(target.reference.clone()), labels, ..app }, TEMPLATE)?,
+        None => build(&Build { tag: Some(target.reference.clone()), labels, ..app }, TEMPLATE),
         Some(ext) => {
-            // The template's image first, then the project's Dockerfile on top of it.
             let iid = dir.join(".app-image-id");
             build(&Build { iidfile: Some(iid.clone()), ..app }, TEMPLATE)?;
             let app_id = fs::read_to_string(&iid)?.trim().to_string();
@@ -183,13 +280,9 @@ fn one(
                     ..Build::default()
                 },
             )?;
-            build(&project, &ext.path)?;
+            build(&project, &ext.path)
         }
     }
-    let info = engine.inspect(&session.sh, &[&target.reference])?.pop().flatten();
-    let info = info.with_context(|| format!("{} vanished after its build", target.reference))?;
-    session.ui.step(&format!("build {}", target.reference), t);
-    Ok(Outcome::Done(image(info, Status::Built)))
 }
 
 /// The build of a project's own Dockerfile on the template's image `app_id`, with the
@@ -216,26 +309,28 @@ fn labels(
     fingerprint: &str,
 ) -> Vec<(String, String)> {
     let git = Git::open(&session.sh, root).ok();
-    let source = git
-        .as_ref()
-        .and_then(|g| g.config("remote.origin.url"))
-        .map(|url| public_url(&url))
-        .unwrap_or_else(|| format!("{}/{}", root.file_name().unwrap_or("repo"), pkg.dir));
     let revision = git.as_ref().and_then(|g| g.head(None).ok()).unwrap_or_else(|| "unknown".into());
-    let created =
-        std::env::var("SOURCE_DATE_EPOCH").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
-            SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
-        });
-    [
+    let mut labels = vec![
         ("org.opencontainers.image.title", pkg.name.to_string()),
         ("org.opencontainers.image.version", pkg.version.clone().unwrap_or_default()),
-        ("org.opencontainers.image.source", source),
         ("org.opencontainers.image.revision", revision),
-        ("org.opencontainers.image.created", rfc3339(created)),
+        ("org.opencontainers.image.created", rfc3339(created(session, root))),
         ("xtask.fingerprint", fingerprint.to_string()),
-    ]
-    .map(|(k, v)| (k.to_string(), v))
-    .to_vec()
+    ];
+    // Only the remote's public URL: a local folder name would differ from machine to machine.
+    if let Some(url) = git.as_ref().and_then(|g| g.config("remote.origin.url")) {
+        labels.push(("org.opencontainers.image.source", public_url(&url)));
+    }
+    labels.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+}
+
+/// When the image was made, as the same commit gives it on every machine:
+/// `SOURCE_DATE_EPOCH` when set, else the time of the commit, else 1980-01-01.
+pub fn created(session: &Session, root: &Utf8Path) -> u64 {
+    let from_env = std::env::var("SOURCE_DATE_EPOCH").ok().and_then(|s| s.trim().parse().ok());
+    from_env
+        .or_else(|| Git::open(&session.sh, root).ok().and_then(|g| g.head_time().ok()))
+        .unwrap_or(assemble::layers::MTIME)
 }
 
 /// A remote URL fit for a label: no user, password or token, no query or fragment.

@@ -14,6 +14,7 @@
 //! the session; commands parse arguments, call them and print.
 
 pub mod affected;
+pub mod assemble;
 pub mod build;
 pub mod dev;
 pub mod fetch;

@@ -2,6 +2,8 @@
 //! from wheels), its size and fingerprint, and writing it. Images and dev images are staged alike;
 //! a project's own Dockerfile is built afterwards, on its own folder (see `build`).
 
+use std::collections::BTreeMap;
+
 use anyhow::{Context as _, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 use fs_err as fs;
@@ -132,6 +134,11 @@ pub struct ImageInputs<'t> {
     pub context: Context,
     pub extension: Option<&'t Extension>,
     pub build_args: Vec<(String, String)>,
+    pub runtime: Runtime,
+    /// Local packages: normalized name → repo folder (for the SBOM).
+    pub local_dirs: BTreeMap<String, String>,
+    /// Third-party packages: normalized name → the index they come from (for the SBOM).
+    pub indexes: BTreeMap<String, String>,
 }
 
 impl<'t> ImageInputs<'t> {
@@ -166,7 +173,24 @@ impl<'t> ImageInputs<'t> {
             ProjectDockerfile::Extension(e) => Some(e),
             _ => None,
         };
-        Ok(ImageInputs { context, extension, build_args })
+        let local_dirs = wheels.iter().map(|w| (w.name.to_string(), w.dir.clone())).collect();
+        let indexes = target
+            .third_party
+            .pinned
+            .iter()
+            .map(|p| {
+                let index = p.index.clone().or_else(|| p.files.iter().find_map(|f| f.url.clone()));
+                (p.name.to_string(), index.unwrap_or_else(|| crate::net::PYPI.to_string()))
+            })
+            .collect();
+        Ok(ImageInputs {
+            context,
+            extension,
+            build_args,
+            runtime: target.runtime.clone(),
+            local_dirs,
+            indexes,
+        })
     }
 
     /// A hash of everything that decides the image's content. Wheels enter through their

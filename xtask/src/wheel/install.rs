@@ -13,6 +13,7 @@ use zip::ZipArchive;
 use super::rewrite::b64_urlsafe_nopad;
 
 /// Where the venv lives in the image and which Python it runs.
+#[derive(Debug, Clone)]
 pub struct Layout {
     /// Absolute venv path in the image, e.g. `/opt/venv`.
     pub venv: String,
