@@ -156,6 +156,40 @@ impl<'a> Git<'a> {
         out.context("read the commit HEAD names")
     }
 
+    /// The last tag reachable from `HEAD` that looks like a version, the commits since it,
+    /// `HEAD`'s id, and whether the work tree has changes.
+    pub fn describe(&self) -> Result<(Option<String>, u64, String, bool)> {
+        let (sh, root) = (self.sh, self.root);
+        let head = self.head(None)?;
+        // As setuptools-scm sees it: changes to tracked files only.
+        let status = cmd!(
+            sh,
+            "git -C {root} -c core.fsmonitor=false status --porcelain --untracked-files=no"
+        )
+        .quiet()
+        .read()?;
+        let dirty = !status.trim().is_empty();
+        let described = cmd!(
+            sh,
+            "git -C {root} -c core.fsmonitor=false describe --tags --long --match *[0-9]*"
+        )
+        .quiet()
+        .ignore_stderr()
+        .read();
+        if let Ok(text) = described {
+            // `<tag>-<distance>-g<hash>`; the tag itself may hold dashes.
+            let mut parts = text.trim().rsplitn(3, '-');
+            let (_, distance, tag) = (parts.next(), parts.next(), parts.next());
+            if let (Some(tag), Some(distance)) = (tag, distance.and_then(|d| d.parse().ok())) {
+                return Ok((Some(tag.to_string()), distance, head, dirty));
+            }
+        }
+        let count = cmd!(sh, "git -C {root} -c core.fsmonitor=false rev-list --count HEAD")
+            .quiet()
+            .read()?;
+        Ok((None, count.trim().parse().unwrap_or(0), head, dirty))
+    }
+
     /// When `HEAD` was committed (seconds since the epoch).
     pub fn head_time(&self) -> Result<u64> {
         let (sh, root) = (self.sh, self.root);

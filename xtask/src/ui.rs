@@ -25,6 +25,13 @@ impl Ui {
         self.line(&format!("{what:<48} {:>7.2} s", since.elapsed().as_secs_f64()));
     }
 
+    /// A finer step, shown only with `XTASK_TRACE=1` (for finding where time goes).
+    pub fn trace(&self, what: &str, since: Instant) {
+        if std::env::var_os("XTASK_TRACE").is_some() {
+            eprintln!("  trace: {what:<42} {:>7.3} s", since.elapsed().as_secs_f64());
+        }
+    }
+
     /// A line of progress.
     pub fn line(&self, text: &str) {
         if self.json {

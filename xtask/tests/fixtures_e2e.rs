@@ -228,6 +228,29 @@ fn an_sdist_with_c_code_is_compiled_in_the_build_image_and_only_its_library_ship
 }
 
 #[test]
+fn versions_computed_by_the_backend_from_code_or_from_git_tags() {
+    let repo = fixture_copy("dynamic-versions");
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .args(["-c", "user.email=t@example.org", "-c", "user.name=t", "-C"])
+            .arg(&repo)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", text(&out.stderr));
+    };
+    git(&["init", "-q"]);
+    git(&["add", "-A"]);
+    git(&["commit", "-qm", "fixture"]);
+    git(&["tag", "v2.1.0"]);
+    let (_, images) = build_all(&repo, &tag("dynver"));
+    assert_eq!(
+        run_in(image(&images, "projects/app"), &["app"]),
+        "app 1.0.0: core 0.3.0, stamp 2.1.0"
+    );
+}
+
+#[test]
 fn uv_lock_versions_split_by_markers() {
     let repo = fixture_copy("uv-markers");
     let (_, images) = build_all(&repo, &tag("uvmarkers"));

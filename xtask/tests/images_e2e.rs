@@ -5,6 +5,7 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::path::Path;
+use std::process::Command;
 
 use common::*;
 use fs_err as fs;
@@ -174,7 +175,7 @@ fn a_lib_edit_keeps_the_third_party_layer() {
     assert_eq!(json["images"][0]["status"], "built");
     let after = layers(&image);
     assert_eq!(before.len(), after.len());
-    // base, venv + user, third-party, libs, project, config (export's own Dockerfile)
+    // base, venv + user, third-party, libs, project, then export's COPY and the SBOM
     assert_eq!(
         before[..3],
         after[..3],
@@ -185,7 +186,7 @@ fn a_lib_edit_keeps_the_third_party_layer() {
         before[4], after[4],
         "the project layer is unchanged: its files and timestamps are the same"
     );
-    // The config layer may differ: COPY stamps the folders it creates with the build time.
+    // The last layer changes: the SBOM lists the new libs wheel.
 }
 
 #[test]
@@ -277,11 +278,20 @@ fn push_to_a_local_registry_then_pull_and_run() {
     );
     let root = repo_root();
     let tag = unique_tag("push");
-    let json = build(
+    // The push goes over the registry API: the engine is never asked to push.
+    let (shim, log) = docker_shim("push");
+    let out = xtask_cmd(
         &root,
         &shared_cache(),
-        &["hello-world", "--tag", &tag, "--registry", &registry, "--push"],
-    );
+        &["build-image", "hello-world", "--tag", &tag, "--registry", &registry, "--push", "--json"],
+    )
+    .env("DOCKER", &shim)
+    .output()
+    .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let calls = fs::read_to_string(&log).unwrap_or_default();
+    assert!(!calls.lines().any(|l| l.starts_with("push")), "the engine pushed: {calls}");
     let row = &json["images"][0];
     let image = row["image"].as_str().unwrap();
     assert_eq!(image, format!("{registry}/hello-world:{tag}"));
@@ -304,4 +314,54 @@ fn layers_made_by_separate_builds_of_the_same_inputs_are_identical() {
     build(&repo, &cache, &["clients", "--tag", &b, "--no-cache"]);
     let (la, lb) = (layers(&format!("clients:{a}")), layers(&format!("clients:{b}")));
     assert_eq!(la, lb, "two builds of the same inputs differ");
+}
+
+#[test]
+fn two_builds_from_empty_caches_give_the_same_image_id_and_digest() {
+    // Same commit, same base, two caches that start empty (no wheels, no layers, no bytecode):
+    // the image id (config digest) and the OCI manifest digest must be identical.
+    let root = repo_root();
+    let tag = unique_tag("repro");
+    let mut ids = Vec::new();
+    for side in ["a", "b"] {
+        let cache = private_cache(&format!("repro-{side}"));
+        for part in ["wheels", "layers", "bytecode", "blobs"] {
+            assert!(!cache.join(part).exists(), "{part} is not empty");
+        }
+        let oci = scratch(&format!("oci-{side}"));
+        let json = build(
+            &root,
+            &cache,
+            &["export", "--tag", &tag, "--oci", oci.to_str().unwrap(), "--no-cache"],
+        );
+        let index: serde_json::Value =
+            serde_json::from_slice(&fs::read(oci.join("index.json")).unwrap()).unwrap();
+        let digest = index["manifests"][0]["digest"].as_str().unwrap().to_string();
+        ids.push((json["images"][0]["id"].as_str().unwrap().to_string(), digest, oci));
+    }
+    assert_eq!(ids[0].0, ids[1].0, "two cold builds gave two image ids");
+    assert_eq!(ids[0].1, ids[1].1, "two cold builds gave two manifest digests");
+    // The layout is valid for other tools: skopeo reads it and checks every blob.
+    let layout = format!("oci:{}:gw-iaas/export:{tag}", ids[0].2.display());
+    let copy_to = scratch("oci-copy");
+    let out = Command::new("skopeo")
+        .args(["copy", &layout, &format!("dir:{}", copy_to.display())])
+        .output()
+        .expect("run skopeo (cargo xtask test installs it)");
+    assert!(out.status.success(), "skopeo copy: {}", text(&out.stderr));
+    let sbom = ids[0].2.join(format!("gw-iaas_export_{tag}.sbom.cdx.json"));
+    let sbom: serde_json::Value = serde_json::from_slice(&fs::read(sbom).unwrap()).unwrap();
+    let names: Vec<&str> = sbom["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"numpy") && names.contains(&"hermes-quiver") && names.contains(&"export"),
+        "{names:?}"
+    );
+    let numpy =
+        sbom["components"].as_array().unwrap().iter().find(|c| c["name"] == "numpy").unwrap();
+    assert!(numpy["licenses"].is_array(), "numpy's licence is read from its metadata: {numpy}");
 }

@@ -161,7 +161,9 @@ fn lock_toolchain(session: &Session) -> Result<()> {
         env.used_by = used_by.clone();
         lock.envs.push(env);
     }
-    crate::files::write_atomic(&repo.root.join(TOOLCHAIN_LOCK), lock.to_text())?;
+    let path = repo.root.join(TOOLCHAIN_LOCK);
+    fs::create_dir_all(path.parent().unwrap_or(&repo.root))?;
+    crate::files::write_atomic(&path, lock.to_text())?;
     println!(
         "locked the toolchain ({} environments) in {:.1} s: {TOOLCHAIN_LOCK}",
         lock.envs.len(),
@@ -186,11 +188,15 @@ fn needed_envs(session: &Session) -> Result<Needed> {
         Ok(())
     };
     add(repo.config.toolchain.tools_minor(), &toolchain::tools_requires(repo), "tools")?;
+    let mut minors = std::collections::BTreeSet::new();
+    let mut covered = std::collections::BTreeSet::new();
     for idx in plan::projects(repo) {
         let runtime = python::of_project(session, idx, python::Read::Image)?.runtime;
         let minor = runtime.python_minor();
+        minors.insert(minor);
         let closure = plan::closure(repo, idx)?;
         for (i, _) in &closure.order {
+            covered.insert(*i);
             let pkg = &repo.graph.packages[*i];
             if let Some(system) = pkg.manifest.build_system() {
                 add(minor, &system.requires, &pkg.dir)?;
@@ -199,6 +205,17 @@ fn needed_envs(session: &Session) -> Result<Needed> {
         let Ok(resolved) = plan::resolve(repo, idx, Groups::All, &runtime) else { continue };
         for (file, system) in sdists_needed(session, &resolved)? {
             add(minor, &system.requires, &file)?;
+        }
+    }
+    // A package no project uses can still be built by name: pinned for every Python in use.
+    if minors.is_empty() {
+        minors.insert(repo.config.toolchain.tools_minor());
+    }
+    for (_, pkg) in repo.graph.packages.iter().enumerate().filter(|(i, _)| !covered.contains(i)) {
+        if let Some(system) = pkg.manifest.build_system() {
+            for minor in &minors {
+                add(*minor, &system.requires, &pkg.dir)?;
+            }
         }
     }
     Ok(needed)

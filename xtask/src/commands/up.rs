@@ -137,6 +137,16 @@ impl Drop for Daemon {
 
 /// Starts a throwaway registry (Debian's docker-registry) on a free loopback port, storing
 /// under target/xtask/registry; returns its guard and `127.0.0.1:<port>`.
+/// Installs Debian's package `package` when `bin` is not on PATH (tools the tests check
+/// images with, such as skopeo).
+pub fn ensure_tool(sh: &Shell, bin: &str, package: &str) -> Result<()> {
+    if have(bin) {
+        return Ok(());
+    }
+    println!("installing {package} (for the tests)");
+    apt_install(sh, &[package])
+}
+
 pub fn start_registry(sh: &Shell, root: &Utf8Path) -> Result<(Daemon, String)> {
     if !have("docker-registry") {
         println!("installing docker-registry (for push tests)");

@@ -41,7 +41,41 @@ pub fn walk(root: &Utf8Path, exclude: &Globs) -> Result<Vec<Discovered>> {
     let mut out = Vec::new();
     walk_in(root, root, exclude, &mut out)
         .with_context(|| format!("scan {root} for package manifests"))?;
+    declared_members(root, &mut out)?;
+    out.sort_by(|a, b| a.dir.cmp(&b.dir));
     Ok(out)
+}
+
+/// uv workspace members in folders discovery skips (`tests/utils`): a workspace that names
+/// one makes it a package all the same.
+fn declared_members(root: &Utf8Path, out: &mut Vec<Discovered>) -> Result<()> {
+    let mut extra = Vec::new();
+    for d in out.iter() {
+        let Ok(m) = &d.manifest else { continue };
+        for member in &m.uv_members {
+            let base = if d.dir == "." { root.to_owned() } else { root.join(&d.dir) };
+            let pattern = base.join(member);
+            let Ok(paths) = glob::glob(pattern.as_str()) else { continue };
+            for path in paths.filter_map(Result::ok) {
+                let Some(path) = camino::Utf8PathBuf::from_path_buf(path).ok() else { continue };
+                let rel = rel_dir(root, &path);
+                let hidden = rel.split('/').any(|p| p.starts_with('.'));
+                let known = out.iter().chain(&extra).any(|o: &Discovered| o.dir == rel);
+                if !path.is_dir() || hidden || known {
+                    continue;
+                }
+                let mut found = Found::default();
+                for name in MANIFESTS.iter().chain(&["Dockerfile"]) {
+                    if let Ok(bytes) = fs::read(path.join(name)) {
+                        found.add(name, bytes);
+                    }
+                }
+                extra.extend(found.discovered(rel));
+            }
+        }
+    }
+    out.extend(extra);
+    Ok(())
 }
 
 fn walk_in(

@@ -186,18 +186,27 @@ impl Graph {
     /// repo of several packages without a Dockerfile: that is the workspace's development
     /// environment (Polylith's, say), shown as config and built only when configured.
     fn classify(&mut self, is_project: Option<&dyn Fn(&str) -> bool>) {
-        let depended: BTreeSet<usize> = self
+        // Depended on in any group: a dev-only tool package is no image either.
+        let depended: BTreeSet<usize> =
+            self.edges.iter().filter(|e| e.from != e.to).map(|e| e.to).collect();
+        let depends: BTreeSet<usize> = self
             .edges
             .iter()
-            .filter(|e| self.dep(e).group == MAIN && e.from != e.to)
-            .map(|e| e.to)
+            .filter(|e| e.from != e.to && self.dep(e).group == MAIN)
+            .map(|e| e.from)
             .collect();
         let many = self.packages.len() > 1;
         for (i, p) in self.packages.iter_mut().enumerate() {
-            let workspace_root = p.dir == "." && !p.dockerfile && many && !p.manifest.package_mode;
+            let at_root = p.dir == "." && !p.dockerfile && many;
+            let workspace_root = at_root && !p.manifest.package_mode;
+            // A packaged root of a repo of several packages that uses none of them and has no
+            // command is the repo's tooling, not an application.
+            let tooling_root = at_root && !depends.contains(&i) && p.manifest.scripts.is_empty();
             let project = match is_project {
                 Some(matches) => matches(&p.dir),
-                None => !workspace_root && (p.dockerfile || !depended.contains(&i)),
+                None => {
+                    !workspace_root && !tooling_root && (p.dockerfile || !depended.contains(&i))
+                }
             };
             p.kind = match (project, p.manifest.package_mode) {
                 (true, _) => Kind::Project,
@@ -294,10 +303,12 @@ impl Graph {
         for u in &self.unresolved {
             out.push(self.unresolved_problem(u, u.why.fatal_in_repo()));
         }
+        // A cycle through an optional dependency exists only when its extra is asked for:
+        // the closure that asks for it reports it.
         let main_edges: Vec<(usize, usize)> = self
             .edges
             .iter()
-            .filter(|e| self.dep(e).group == MAIN && e.from != e.to)
+            .filter(|e| self.dep(e).group == MAIN && !self.dep(e).optional && e.from != e.to)
             .map(|e| (e.from, e.to))
             .collect();
         let nodes: BTreeSet<usize> = (0..self.packages.len()).collect();

@@ -42,6 +42,9 @@ pub struct Manifest {
     pub includes: Vec<Include>,
     /// `[tool.uv.sources]` as declared here: a workspace root's apply to its members too.
     pub uv_sources: BTreeMap<PackageName, Source>,
+    /// Its version comes from git through a build plugin (setuptools-scm, hatch-vcs, pdm's
+    /// scm source, poetry-dynamic-versioning, versioningit).
+    pub vcs_version: bool,
 }
 
 /// How a package's wheel is built (PEP 517), defaults applied.

@@ -86,34 +86,41 @@ fn clauses(alternative: &str) -> Vec<String> {
 
 /// One Poetry clause as PEP 440 specifiers.
 fn poetry_clause(clause: &str) -> Result<Vec<String>, String> {
+    // The release part of a version (`0.53b1` → [0, 53], `v0.30.0` → [0, 30, 0]); the rest
+    // (pre, post, dev, local) matters to the lower bound only.
+    let release = |base: &str| -> Result<Vec<u64>, String> {
+        let v = Version::from_str(base).map_err(|_| format!("{base:?} is not a version"))?;
+        Ok(v.release().to_vec())
+    };
     let bump = |base: &str, keep: usize| -> Result<String, String> {
-        let mut parts: Vec<u64> = base
-            .split('.')
-            .map(|p| p.parse().map_err(|_| format!("{base:?} is not a version")))
-            .collect::<Result<_, _>>()?;
+        let mut parts = release(base)?;
         parts.truncate(keep.max(1));
         if let Some(last) = parts.last_mut() {
             *last += 1;
         }
         Ok(parts.iter().map(u64::to_string).collect::<Vec<_>>().join("."))
     };
+    let lower = |base: &str| base.trim_start_matches(['v', 'V']).to_string();
     if clause == "*" {
         return Ok(Vec::new());
     }
     if let Some(base) = clause.strip_prefix('^') {
         // The first non-zero part may not change; a caret on 0.0 keeps two parts.
-        let parts: Vec<&str> = base.split('.').collect();
+        let parts = release(base)?;
         let significant =
-            parts.iter().position(|p| *p != "0").unwrap_or(parts.len().saturating_sub(1).min(1));
-        return Ok(vec![format!(">={base}"), format!("<{}", bump(base, significant + 1)?)]);
+            parts.iter().position(|p| *p != 0).unwrap_or(parts.len().saturating_sub(1).min(1));
+        return Ok(vec![
+            format!(">={}", lower(base)),
+            format!("<{}", bump(base, significant + 1)?),
+        ]);
     }
     if clause.starts_with("~=") {
         return Ok(vec![clause.to_string()]);
     }
     if let Some(base) = clause.strip_prefix('~') {
-        let n = base.split('.').count();
+        let n = release(base)?.len();
         return Ok(vec![
-            format!(">={base}"),
+            format!(">={}", lower(base)),
             format!("<{}", bump(base, if n > 1 { 2 } else { 1 })?),
         ]);
     }
@@ -149,6 +156,11 @@ mod tests {
         assert!(poetry("<3.9 || >=3.11", "3.12") && !poetry("<3.9 || >=3.11", "3.10"));
         assert!(poetry("*", "1.0") && poetry("==2.0", "2.0") && poetry("2.0", "2.0.0"));
         assert!(poetry("~=3.9", "3.12") && !poetry("~=3.9", "4.0"));
+        // Pre-releases, post-releases and a leading `v` in the base (seen in real repos).
+        assert!(poetry("^0.53b1", "0.53.2") && !poetry("^0.53b1", "0.54"));
+        assert!(poetry("^1.0a1", "1.2") && !poetry("^1.0a1", "2.0"));
+        assert!(poetry("~1.2.3.post1", "1.2.9") && !poetry("~1.2.3.post1", "1.3"));
+        assert!(poetry("^v0.30.0", "0.30.5") && !poetry("^v0.30.0", "0.31"));
     }
 
     #[test]

@@ -131,6 +131,7 @@ fn one(
         .map_err(|_| anyhow::anyhow!("inspect returned the wrong number of images"))?;
     let base = base.ok_or_else(|| engine::missing_image(&target.runtime_image))?;
     let builder = format!("{:?}", options.builder);
+    session.ui.trace("inspect base and tag", t);
     let fingerprint = inputs.fingerprint(&format!("{}\n{builder}", base.id))?;
     let context_bytes = inputs.bytes()?;
     let image = |info: ImageInfo, status| Image {
@@ -144,6 +145,7 @@ fn one(
         assembled: None,
         sbom: None,
     };
+    let current_layers = current.as_ref().map(|c| c.layers.clone());
     let up_to_date = current
         .filter(|c| !options.no_cache && c.labels.get("xtask.fingerprint") == Some(&fingerprint));
     if let Some(info) = up_to_date {
@@ -154,19 +156,24 @@ fn one(
             return Ok(Outcome::Done(Box::new(Image { sbom, ..image(info, Status::UpToDate) })));
         }
     }
+    let t0 = Instant::now();
     if let Some(repaired) = fetch::intact(session, &target.third_party, house)? {
         if repaired.requirements_text != house.requirements_text {
             return Ok(Outcome::Refetched(repaired));
         }
     }
+    session.ui.trace("check the wheelhouse byte for byte", t0);
+    let t0 = Instant::now();
     let labels = labels(session, &repo.root, pkg, &fingerprint);
+    session.ui.trace("labels (git)", t0);
     let (assembled, sbom) = match options.builder {
         crate::cli::Builder::Engine => {
             engine_build(session, target, inputs, labels, options, context_bytes)?;
             (None, None)
         }
         crate::cli::Builder::Xtask => {
-            let (assembled, sbom) = xtask_build(session, target, inputs, &labels, options)?;
+            let known = current_layers.as_deref().unwrap_or_default();
+            let (assembled, sbom) = xtask_build(session, target, inputs, &labels, options, known)?;
             (Some(assembled), Some(sbom))
         }
     };
@@ -185,13 +192,19 @@ fn xtask_build(
     inputs: &ImageInputs,
     labels: &[(String, String)],
     options: &Options,
+    known: &[String],
 ) -> Result<(crate::oci::output::Assembled, camino::Utf8PathBuf)> {
     let repo = session.repo()?;
     let pkg = &repo.graph.packages[target.idx];
+    let t = Instant::now();
     let base = assemble::base(session, &target.runtime_image)?;
+    session.ui.trace("read the base", t);
     let created = rfc3339(created(session, &repo.root));
     let project = (pkg.name.as_str(), pkg.version.as_deref().unwrap_or_default());
+    let t = Instant::now();
     let image = assemble::assemble(session, inputs, &base, labels, &created, project)?;
+    session.ui.trace("assemble", t);
+    let t = Instant::now();
     let sbom = repo.work.join("sbom").join(format!("{}.cdx.json", target.context_name()));
     fs::create_dir_all(sbom.parent().unwrap_or(&repo.work))?;
     crate::files::write_atomic(&sbom, &image.sbom)?;
@@ -200,7 +213,7 @@ fn xtask_build(
             session.ui.line(&format!("note: the engine builds {} ({why})", ext.path));
             let app =
                 format!("xtask-app/{}:{}", target.context_name(), image.assembled.id().short(16));
-            assemble::load(session, &image.assembled, &app)?;
+            assemble::load(session, &image.assembled, &app, known)?;
             let (dir, _lock) = repo.context_dir(&target.context_name())?;
             crate::files::fresh_dir(&dir)?;
             let build = Build {
@@ -216,8 +229,9 @@ fn xtask_build(
                 .build(&project, &mut |_| {})
                 .with_context(|| format!("build the image of {} from {}", pkg.dir, ext.path))?;
         }
-        _ => assemble::load(session, &image.assembled, &target.reference)?,
+        _ => assemble::load(session, &image.assembled, &target.reference, known)?,
     }
+    session.ui.trace("load into the engine", t);
     if let Some(dir) = &options.oci {
         let tag = target.reference.rsplit_once(':').map_or("latest", |(_, t)| t);
         let name = format!("{}:{tag}", target.name);

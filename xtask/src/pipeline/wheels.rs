@@ -9,6 +9,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use fs_err as fs;
 
 use super::plan::{sources, Job};
+use super::stage::VENV;
 use super::toolchain::lockfile::LockedEnv;
 use super::toolchain::ENVS;
 use crate::engine::Container;
@@ -108,17 +109,39 @@ fn build_in(
             env: job.env.clone(),
             backend: job.backend.clone(),
             backend_path: job.backend_path.clone(),
+            site: Some(format!("{VENV}/lib/python3.{}/site-packages", job.minor)),
+            vars: job
+                .vcs_version
+                .iter()
+                .flat_map(|v| {
+                    [
+                        "SETUPTOOLS_SCM_PRETEND_VERSION",
+                        "PDM_BUILD_SCM_VERSION",
+                        "POETRY_DYNAMIC_VERSIONING_BYPASS",
+                        "UV_DYNAMIC_VERSIONING_BYPASS",
+                    ]
+                    .map(|k| (k.to_string(), v.clone()))
+                })
+                .collect(),
         });
     }
+    fs::create_dir_all(tmp.join("pyc"))?;
     let wheels = run(session, image, tmp, &specs)?;
-    for (job, host) in jobs.iter().zip(wheels) {
+    for (n, (job, host)) in jobs.iter().zip(wheels).enumerate() {
         let file = host.file_name().unwrap_or_default();
         let fixed = rewrite_wheel(&fs::read(&host)?, &job.pins)
             .map_err(anyhow::Error::msg)
             .with_context(|| format!("fix the metadata of {file}"))?;
-        cache
+        let entry = cache
             .put(&job.key, file, &fixed)
             .with_context(|| format!("store the wheel of {}", job.name))?;
+        // Its bytecode came out of the same container: no second run at image time.
+        let pyc = tmp.join("pyc").join(n.to_string());
+        let mut tree = crate::oci::layer::Tree::new();
+        if pyc.is_dir() {
+            super::assemble::bytecode::collect_pyc(&pyc, &pyc, &mut tree)?;
+        }
+        super::assemble::bytecode::store(session, job.minor, VENV, &entry.sha256, &tree)?;
     }
     Ok(())
 }
@@ -132,6 +155,11 @@ pub struct BuildSpec {
     pub env: LockedEnv,
     pub backend: String,
     pub backend_path: Vec<String>,
+    /// Where the wheel's modules will be installed (`/opt/venv/lib/python3.11/site-packages`),
+    /// to compile their bytecode during the build; `None` for none.
+    pub site: Option<String>,
+    /// Variables of this build only (the version VCS-versioning plugins are told).
+    pub vars: Vec<(String, String)>,
 }
 
 /// Runs build_wheels.py in `image` over the trees `<tmp>/src/<n>`, offline, each with the
@@ -152,6 +180,9 @@ pub fn run(
                 "python": format!("{ENVS}/{}/bin/python", spec.env.id()),
                 "backend": spec.backend,
                 "backend_path": spec.backend_path,
+                "pyc": spec.site.as_ref().map(|_| format!("/work/pyc/{n}")),
+                "site": spec.site,
+                "env": spec.vars.iter().cloned().collect::<BTreeMap<_, _>>(),
             })
         })
         .collect();

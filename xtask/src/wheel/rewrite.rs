@@ -40,7 +40,9 @@ pub fn rewrite_metadata(
                     format!("[{}]", r.extras.join(","))
                 };
                 let markers = r.markers.map(|m| format!("; {m}")).unwrap_or_default();
-                format!("Requires-Dist: {}{extras}=={version}{markers}", r.name)
+                // A version the backend computes is not known before the build: unpinned.
+                let pin = if version.is_empty() { String::new() } else { format!("=={version}") };
+                format!("Requires-Dist: {}{extras}{pin}{markers}", r.name)
             }
             None => body.to_string(),
         };

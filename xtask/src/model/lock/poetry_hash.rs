@@ -22,6 +22,9 @@ use crate::hash::Sha256;
 pub enum Rules {
     /// Poetry 1.x: `[tool.poetry]` only.
     V1,
+    /// Poetry 1.2's pre-releases (1.2.0a1, a2): `dependencies`, `group`, `source`, `extras`,
+    /// with nulls, no `dev-dependencies`. Their locks have no first line naming them.
+    V12Pre,
     /// Poetry 2.0 to 2.2: `[project]` when it declares dependencies.
     V2,
     /// Poetry 2.3 on: also `[dependency-groups]`.
@@ -29,10 +32,11 @@ pub enum Rules {
 }
 
 /// The rules a lock was written by: from the Poetry version of its first line; without one
-/// (Poetry before 1.3), 1.x. A pre-release of 2.3 may use either 2.x rule.
+/// (Poetry before 1.3), 1.x or 1.2's pre-releases. A pre-release of 2.3 may use either 2.x
+/// rule.
 pub fn rules_of(written_by: Option<&str>) -> Vec<Rules> {
     let Some(version) = written_by.and_then(|v| v.parse::<Version>().ok()) else {
-        return vec![Rules::V1];
+        return vec![Rules::V1, Rules::V12Pre];
     };
     let at = |s: &str| s.parse::<Version>().expect("a literal version");
     if version < at("2.0.0") {
@@ -76,6 +80,13 @@ fn hashed(pyproject: &Table, rules: Rules) -> Json {
     };
     if rules == Rules::V1 {
         return legacy();
+    }
+    if rules == Rules::V12Pre {
+        let members = ["dependencies", "group", "source", "extras"]
+            .iter()
+            .map(|k| (k.to_string(), poetry.get(*k).map_or(Json::Null, Json::from)))
+            .collect();
+        return Json::Object(members);
     }
     let relevant: Vec<(String, Json)> =
         ["requires-python", "dependencies", "optional-dependencies"]
@@ -239,7 +250,7 @@ mod tests {
 
     #[test]
     fn the_first_line_names_the_rules() {
-        assert_eq!(rules_of(None), vec![Rules::V1]);
+        assert_eq!(rules_of(None), vec![Rules::V1, Rules::V12Pre]);
         assert_eq!(rules_of(Some("1.8.5")), vec![Rules::V1]);
         assert_eq!(rules_of(Some("2.2.1")), vec![Rules::V2]);
         assert_eq!(rules_of(Some("2.3.0b1")), vec![Rules::V2, Rules::V23]);

@@ -229,13 +229,22 @@ pub fn recorded_requirements(
     let dist = own.get("metadata").and_then(|m| m.get("requires-dist")).and_then(Value::as_array);
     let reqs = dist.into_iter().flatten().filter_map(|r| {
         let name = PackageName::new(r.get("name")?.as_str()?);
-        let spec = r.get("specifier").and_then(Value::as_str).unwrap_or_default().replace(' ', "");
-        Some((name, spec))
+        let spec = r.get("specifier").and_then(Value::as_str).unwrap_or_default();
+        Some((name, canonical_specifier(spec)))
     });
     let mut reqs: Vec<(PackageName, String)> = reqs.collect();
     reqs.sort();
     reqs.dedup();
     Ok(Some(reqs))
+}
+
+/// A specifier set in one spelling: clauses without spaces, sorted (`>=1.16,<2` and
+/// `<2, >=1.16` are one set).
+pub fn canonical_specifier(spec: &str) -> String {
+    let mut clauses: Vec<String> =
+        spec.split(',').map(|c| c.replace(' ', "")).filter(|c| !c.is_empty()).collect();
+    clauses.sort();
+    clauses.join(",")
 }
 
 #[cfg(test)]

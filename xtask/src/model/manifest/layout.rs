@@ -43,6 +43,27 @@ pub(super) fn read_layout(
         }
         None => {}
     }
+    let plugin = |r: &String| {
+        let name = crate::model::names::parse_requirement(r)
+            .map(|r| crate::model::names::normalize(&r.name));
+        name.is_ok_and(|n| {
+            [
+                "setuptools-scm",
+                "hatch-vcs",
+                "poetry-dynamic-versioning",
+                "versioningit",
+                "uv-dynamic-versioning",
+            ]
+            .contains(&n.as_str())
+        })
+    };
+    let source_is = |path: &[&str], want: &str| {
+        sub(doc, path).and_then(|t| t.get("source")).and_then(Value::as_str) == Some(want)
+    };
+    m.vcs_version = m.build_requires.iter().any(plugin)
+        || sub(doc, &["tool", "setuptools_scm"]).is_some()
+        || source_is(&["tool", "hatch", "version"], "vcs")
+        || source_is(&["tool", "pdm", "version"], "scm");
     if let Some(ws) = sub(doc, &["tool", "uv", "workspace"]) {
         if let Some(v) = ws.get("members") {
             m.uv_members = str_array(v, "[tool.uv.workspace] members")?;

@@ -100,6 +100,8 @@ pub(super) fn read_scripts(
                      (it becomes a file in the image's bin folder)"
                 ));
             }
+            // An entry point may name extras it needs: `mcp.cli:app [cli]` (the spec allows it).
+            let target = target.split('[').next().unwrap_or(&target).trim().to_string();
             if !crate::wheel::install::entry_point_ok(&target) {
                 return Err(format!(
                     "{key} {name:?} = {target:?} is not a `module:function` reference"

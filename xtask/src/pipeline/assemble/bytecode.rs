@@ -23,26 +23,32 @@ pub struct Sources<'a> {
 
 /// The cache key of a wheel's bytecode: its digest, where it is installed, and the build
 /// image (whose Python compiles it).
-fn key(wheel: &Sha256, venv: &str, python: &str, image: &str) -> String {
-    Sha256::of(format!("bytecode-1\n{wheel}\n{venv}\n{python}\n{image}").as_bytes())
+fn key(wheel: &Sha256, venv: &str, minor: u32, image: &str) -> String {
+    Sha256::of(format!("bytecode-2\n{wheel}\n{venv}\n3.{minor}\n{image}").as_bytes())
         .short(32)
         .to_string()
 }
 
+/// Stores bytecode compiled elsewhere (during the wheel's own build) for a wheel.
+pub fn store(session: &Session, minor: u32, venv: &str, wheel: &Sha256, tree: &Tree) -> Result<()> {
+    let repo = session.repo()?;
+    let image = session.build_image(minor)?;
+    let blobs = Blobs::new(&repo.cache);
+    let layer = tree.write(0)?;
+    let digest = blobs.put(&layer.tar, Some(&layer.diff_id))?;
+    let index = repo.cache.join("bytecode");
+    fs::create_dir_all(&index)?;
+    crate::files::write_atomic(&index.join(key(wheel, venv, minor, &image)), digest.hex())
+}
+
 /// The `.pyc` files of each wheel (as layer entries), compiling in one container run those
 /// not cached yet. `minor` picks the build image.
-pub fn of(
-    session: &Session,
-    minor: u32,
-    venv: &str,
-    python: &str,
-    wheels: &[Sources],
-) -> Result<Vec<Tree>> {
+pub fn of(session: &Session, minor: u32, venv: &str, wheels: &[Sources]) -> Result<Vec<Tree>> {
     let repo = session.repo()?;
     let image = session.build_image(minor)?;
     let blobs = Blobs::new(&repo.cache);
     let index = repo.cache.join("bytecode");
-    let keys: Vec<String> = wheels.iter().map(|w| key(w.wheel, venv, python, &image)).collect();
+    let keys: Vec<String> = wheels.iter().map(|w| key(w.wheel, venv, minor, &image)).collect();
     let cached = |k: &str| -> Option<Sha256> {
         let digest =
             fs::read_to_string(index.join(k)).ok().and_then(|t| Sha256::from_hex(t.trim()))?;
@@ -124,7 +130,8 @@ fn compile(
         .collect()
 }
 
-fn collect_pyc(root: &Utf8Path, dir: &Utf8Path, tree: &mut Tree) -> Result<()> {
+/// The `.pyc` files below `root`, as a tree of the same paths.
+pub fn collect_pyc(root: &Utf8Path, dir: &Utf8Path, tree: &mut Tree) -> Result<()> {
     for entry in dir.read_dir_utf8()? {
         let entry = entry?;
         let kind = entry.file_type()?;

@@ -107,12 +107,17 @@ pub fn venv_and_user(facts: &BaseFacts, layout: &Layout, full_version: &str) -> 
     Ok(t)
 }
 
-/// A layer xtask writes, by what goes into it.
-pub enum Content<'a> {
-    /// A tree made elsewhere (venv and user, an app's files, the SBOM).
-    Tree(Tree),
-    /// Wheels installed into the venv, with their bytecode: `(file, digest)`.
-    Wheels(&'a [(Utf8PathBuf, Sha256)]),
+/// What goes into a layer xtask writes: wheels installed into the venv with their bytecode
+/// (`(file, digest)`), and files made elsewhere (venv and user, an app's files, the SBOM).
+pub struct Content<'a> {
+    pub wheels: &'a [(Utf8PathBuf, Sha256)],
+    pub tree: Tree,
+}
+
+impl Content<'_> {
+    pub fn tree(tree: Tree) -> Content<'static> {
+        Content { wheels: &[], tree }
+    }
 }
 
 /// Writes (or finds in the cache) each layer: returns each one's diff id, its tar stored in
@@ -135,12 +140,8 @@ pub fn write(
         let diff_id = match known.filter(|d| blobs.has(d)) {
             Some(d) => d,
             None => {
-                let tree = match content {
-                    Content::Tree(tree) => tree,
-                    Content::Wheels(wheels) => {
-                        installed(session, layout, minor, full_version, wheels)?
-                    }
-                };
+                let mut tree = installed(session, layout, minor, content.wheels)?;
+                tree.extend(content.tree);
                 let layer = tree.write(MTIME)?;
                 blobs.put(&layer.tar, Some(&layer.diff_id))?;
                 fs::create_dir_all(&index)?;
@@ -157,16 +158,11 @@ pub fn write(
 fn key(name: &str, layout: &Layout, full_version: &str, content: &Content) -> Result<String> {
     let mut text =
         format!("layer-1\n{name}\n{} {}\n{full_version}\n{MTIME}\n", layout.venv, layout.python);
-    match content {
-        Content::Tree(tree) => {
-            let layer = tree.write(MTIME)?;
-            text += &layer.diff_id.to_string();
-        }
-        Content::Wheels(wheels) => {
-            for (_, sha) in *wheels {
-                text += &format!("{sha}\n");
-            }
-        }
+    for (_, sha) in content.wheels {
+        text += &format!("{sha}\n");
+    }
+    if !content.tree.is_empty() {
+        text += &content.tree.write(MTIME)?.diff_id.to_string();
     }
     Ok(Sha256::of(text.as_bytes()).short(32).to_string())
 }
@@ -176,19 +172,28 @@ fn installed(
     session: &Session,
     layout: &Layout,
     minor: u32,
-    full_version: &str,
     wheels: &[(Utf8PathBuf, Sha256)],
 ) -> Result<Tree> {
+    if wheels.is_empty() {
+        return Ok(Tree::new());
+    }
     let mut files: Vec<Vec<Placed>> = Vec::new();
-    for (wheel, _) in wheels {
-        let placed = install(&fs::read(wheel)?, layout).map_err(anyhow::Error::msg);
+    for (wheel, sha) in wheels {
+        let bytes = fs::read(wheel)?;
+        if Sha256::of(&bytes) != *sha {
+            anyhow::bail!(
+                "{wheel} changed since it was checked; run `cargo xtask fetch` (third-party) or \
+                 build again (local) to replace it"
+            );
+        }
+        let placed = install(&bytes, layout).map_err(anyhow::Error::msg);
         files.push(
             placed.with_context(|| format!("install {}", wheel.file_name().unwrap_or_default()))?,
         );
     }
     let sources: Vec<Sources> =
         wheels.iter().zip(&files).map(|((_, sha), files)| Sources { wheel: sha, files }).collect();
-    let compiled = bytecode::of(session, minor, &layout.venv, full_version, &sources)?;
+    let compiled = bytecode::of(session, minor, &layout.venv, &sources)?;
     let mut tree = Tree::new();
     for placed in files.iter().flatten() {
         tree.file(&placed.path, placed.mode, placed.data.clone())?;

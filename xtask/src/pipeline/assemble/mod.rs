@@ -65,37 +65,39 @@ pub fn assemble(
     let facts = layers::facts(&repo.cache, base)?;
     let mut contents: Vec<(String, Content)> = vec![(
         "venv and user".into(),
-        Content::Tree(layers::venv_and_user(&facts, &layout, &runtime.python_full_version)?),
+        Content::tree(layers::venv_and_user(&facts, &layout, &runtime.python_full_version)?),
     )];
+    // An app's files go with the project's layer; the project Dockerfile's COPY steps and the
+    // SBOM (which changes with any package) make the last layer, so a library edit leaves the
+    // project's layer as it was.
+    let mut app = Tree::new();
     for layer in &inputs.context.layers {
-        if !layer.wheels.is_empty() {
-            contents.push((layer.name.to_string(), Content::Wheels(&layer.wheels)));
-        }
-        if !layer.placed.is_empty() {
-            let mut tree = Tree::new();
-            for f in &layer.placed {
-                tree.file(&f.path, f.mode, f.data.clone())?;
-            }
-            contents.push((format!("{} files", layer.name), Content::Tree(tree)));
+        for f in &layer.placed {
+            app.file(&f.path, f.mode, f.data.clone())?;
         }
     }
     let sbom = sbom_of(inputs, project, created)?;
-    let mut sbom_tree = Tree::new();
-    sbom_tree.file(sbom::PATH, 0o644, sbom.clone())?;
-    contents.push(("sbom".into(), Content::Tree(sbom_tree)));
+    let mut last = Tree::new();
+    last.file(sbom::PATH, 0o644, sbom.clone())?;
     let mut settings = settings(base, &layout.venv, inputs, labels);
     let mut engine_extension = None;
     if let Some(ext) = inputs.extension {
-        match extension::apply(ext, settings.clone(), &dirs_of(&contents))? {
+        match extension::apply(ext, settings.clone(), &dirs_of())? {
             Applied::Done { tree, settings: applied } => {
                 settings = *applied;
-                if !tree.is_empty() {
-                    contents.push((format!("{} COPY", ext.path), Content::Tree(tree)));
-                }
+                last.extend(tree);
             }
             Applied::Engine(why) => engine_extension = Some(format!("{}: {why}", ext.path)),
         }
     }
+    let count = inputs.context.layers.len();
+    for (n, layer) in inputs.context.layers.iter().enumerate() {
+        let tree = if n + 1 == count { std::mem::take(&mut app) } else { Tree::new() };
+        if !layer.wheels.is_empty() || !tree.is_empty() {
+            contents.push((layer.name.to_string(), Content { wheels: &layer.wheels, tree }));
+        }
+    }
+    contents.push(("settings files and SBOM".into(), Content::tree(last)));
     let own = layers::write(session, &layout, minor, &runtime.python_full_version, contents)?;
     let config = image::config(base, &own, &settings, created)?;
     let mut diff_ids = base.diff_ids.clone();
@@ -105,7 +107,7 @@ pub fn assemble(
 }
 
 /// Folders the image will have, for deciding where a COPY without a trailing slash goes.
-fn dirs_of(_contents: &[(String, Content)]) -> std::collections::BTreeSet<String> {
+fn dirs_of() -> std::collections::BTreeSet<String> {
     [
         "",
         "etc",
@@ -178,18 +180,21 @@ fn sbom_of(inputs: &ImageInputs, project: (&str, &str), created: &str) -> Result
     sbom::document(project, created, &components)
 }
 
-/// Writes the assembled image where it goes; returns the engine's image id once loaded.
-pub fn load(session: &Session, image: &Assembled, tag: &str) -> Result<()> {
+/// Loads the assembled image into the engine under `tag`. The engine has the base (it was read
+/// from there) and every layer of `known` (the diff ids of an image it holds, such as the
+/// previous build under this tag) that starts the same chain: only the layers after those
+/// travel.
+pub fn load(session: &Session, image: &Assembled, tag: &str, known: &[String]) -> Result<()> {
     let repo = session.repo()?;
     let blobs = Blobs::new(&repo.cache);
     let tmp = repo.scratch("load")?;
     let archive = tmp.join("image.tar");
-    // The engine has the base (it was read from there): only the own layers travel.
+    let shared = image.diff_ids.iter().zip(known).take_while(|(a, b)| a.prefixed() == **b).count();
     let result = crate::oci::output::docker_archive(
         image,
         &blobs,
         &[tag.to_string()],
-        image.base_layers,
+        shared.max(image.base_layers),
         &archive,
     )
     .and_then(|()| session.engine()?.load(&session.sh, &archive));

@@ -68,6 +68,14 @@ pub(super) fn file(
 
 /// The file of `p` to fetch for the runtime: its most specific fitting wheel, else its sdist.
 fn choose<'p>(p: &'p Pinned, runtime: &Runtime) -> Result<(&'p LockedFile, bool)> {
+    if p.files.is_empty() {
+        bail!(
+            "{}=={}: the lock records no file (and so no digest) for it; lock again with `cargo \
+             xtask lock <project>`",
+            p.name,
+            p.version
+        );
+    }
     let wheel = p
         .files
         .iter()
@@ -146,6 +154,8 @@ fn build_sdists(
             env,
             backend: system.backend,
             backend_path: system.backend_path,
+            site: None,
+            vars: Vec::new(),
         });
     }
     let image = session.build_image(minor)?;

@@ -38,7 +38,7 @@ fn uv_lock(session: &Session, resolved: &Resolved, lock: &LockFile) -> Result<()
         .iter()
         .filter(|d| d.group == MAIN)
         .map(|d| match &d.source {
-            Source::Registry(spec) => (d.name.clone(), spec.replace(' ', "")),
+            Source::Registry(spec) => (d.name.clone(), uv::canonical_specifier(spec)),
             _ => (d.name.clone(), String::new()),
         })
         .collect();

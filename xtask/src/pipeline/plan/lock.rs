@@ -71,9 +71,18 @@ pub fn find_lock(repo: &Repo, idx: usize) -> Result<LockFile> {
             return Ok(LockFile { rel, path, format, text });
         }
     }
+    let has = |file: &str| repo.root.join(&pkg.dir).join(file).is_file();
+    let hint = if has("pdm.lock") {
+        " (its pdm.lock is PDM's own format: export a PEP 751 pylock.toml next to it with `pdm \
+         export -f pylock -o pylock.toml`, or)"
+    } else if has("requirements.txt") {
+        " (a requirements.txt pins no files by hash; or)"
+    } else {
+        ""
+    };
     bail!(
         "{} has no lock: xtask reads its poetry.lock or uv.lock, its uv workspace's uv.lock, or a \
-         pylock.toml; run `cargo xtask lock {}` to create one",
+         pylock.toml;{hint} run `cargo xtask lock {}` to create one",
         pkg.dir,
         pkg.dir
     )

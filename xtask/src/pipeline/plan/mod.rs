@@ -86,9 +86,10 @@ pub fn targets(session: &Session, request: &Request) -> Result<Vec<Target>> {
         if let ProjectDockerfile::Standalone { path, from } = &dockerfile {
             session.ui.line(&format!(
                 "note: {path} starts FROM {from}, not FROM app, so it is not an extension of the \
-                 project's image; building {} from {} alone",
+                 project's image; building {} without it (`cargo xtask adopt {}` turns it into one, \
+                 keeping its ENTRYPOINT, CMD, EXPOSE, ENV and system packages)",
                 pkg.dir,
-                super::stage::TEMPLATE
+                pkg.dir
             ));
         }
         let closure = closure(repo, idx)?;

@@ -47,35 +47,51 @@ pub fn of_project(session: &Session, idx: usize, how: Read) -> Result<ProjectPyt
             Read::Image => session.runtime(image),
         }
     };
-    let has_wheels = |minor: u32| {
+    // How many locked packages would be built from sdists on Python 3.`minor`: those that
+    // publish wheels, none for it.
+    let compiles = |minor: u32| {
         let runtime = Runtime::assumed_for(&format!("python:3.{minor}-slim"));
-        super::resolve(repo, idx, super::Groups::Main, &runtime).is_ok_and(|r| {
-            r.pinned.iter().all(|p| {
+        super::resolve(repo, idx, super::Groups::Main, &runtime).map_or(usize::MAX, |r| {
+            let lacking = r.pinned.iter().filter(|p| {
                 let wheels: Vec<WheelName> =
                     p.files.iter().filter_map(|f| WheelName::parse(&f.name)).collect();
-                wheels.is_empty() || wheels.iter().any(|w| w.fits(&runtime))
-            })
+                !wheels.is_empty() && !wheels.iter().any(|w| w.fits(&runtime))
+            });
+            lacking.count()
         })
     };
-    let choice = choose(
-        repo,
-        &pkg.dir,
-        &constraints,
-        |image| read(image).ok().map(|r| r.python_full_version),
-        has_wheels,
-        |image| match how {
-            Read::Assumed => true,
-            Read::Known if probe::known(repo, image).is_some() => true,
-            _ => session.engine().is_ok_and(|e| {
-                e.image_id(&session.sh, image).is_ok_and(|id| id.is_some())
-                    || e.pull(&session.sh, image)
-            }),
-        },
-    )?;
+    let available = |image: &str| match how {
+        Read::Assumed => true,
+        Read::Known if probe::known(repo, image).is_some() => true,
+        _ => session.engine().is_ok_and(|e| {
+            e.image_id(&session.sh, image).is_ok_and(|id| id.is_some())
+                || e.pull(&session.sh, image)
+        }),
+    };
+    // An image whose exact Python a patch bound excludes (`<3.11.1`) is passed over for the
+    // next candidate.
+    let mut excluded = Vec::new();
+    let (choice, runtime) = loop {
+        let choice = choose(
+            repo,
+            &pkg.dir,
+            &constraints,
+            |image| read(image).ok().map(|r| r.python_full_version),
+            compiles,
+            available,
+            &excluded,
+        )?;
+        let runtime = read(&choice.image)?;
+        match choice.auto {
+            Some(minor) if allowed(&constraints, &runtime.python_full_version).is_err() => {
+                excluded.push(minor);
+            }
+            _ => break (choice, runtime),
+        }
+    };
     if let Some(note) = &choice.note {
         session.ui.line(note);
     }
-    let runtime = read(&choice.image)?;
     if let Err(why) = allowed(&constraints, &runtime.python_full_version) {
         let key = if repo.config.projects.get(&pkg.dir).is_some_and(|p| p.runtime_image.is_some()) {
             format!("[projects.\"{}\"] runtime_image", pkg.dir)
@@ -99,6 +115,8 @@ pub const SUPPORTED: [u32; 5] = [13, 12, 11, 10, 9];
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Choice {
     pub image: String,
+    /// The minor when xtask chose `python:<X.Y>-slim` itself.
+    pub auto: Option<u32>,
     /// Set when the image was chosen for the project's Python constraint, not configured:
     /// the line that says so.
     pub note: Option<String>,
@@ -140,24 +158,28 @@ pub fn choose(
     dir: &str,
     constraints: &[(String, Constraint)],
     configured_python: impl Fn(&str) -> Option<String>,
-    has_wheels: impl Fn(u32) -> bool,
+    compiles: impl Fn(u32) -> usize,
     available: impl Fn(&str) -> bool,
+    excluded: &[u32],
 ) -> Result<Choice> {
     if let Some(image) = repo.config.projects.get(dir).and_then(|p| p.runtime_image.clone()) {
-        return Ok(Choice { image, note: None });
+        return Ok(Choice { image, auto: None, note: None });
     }
     if let Some(image) = &repo.config.toolchain.python_image {
         let allowed = configured_python(image).is_none_or(|v| allowed(constraints, &v).is_ok());
         if allowed {
-            return Ok(Choice { image: image.clone(), note: None });
+            return Ok(Choice { image: image.clone(), auto: None, note: None });
         }
     }
-    let allowed_minors: Vec<u32> =
-        SUPPORTED.into_iter().filter(|m| allows_minor(constraints, *m)).collect();
+    let allowed_minors: Vec<u32> = SUPPORTED
+        .into_iter()
+        .filter(|m| allows_minor(constraints, *m) && !excluded.contains(m))
+        .collect();
     let image_of = |m: u32| format!("python:3.{m}-slim");
     let usable: Vec<u32> =
         allowed_minors.iter().copied().filter(|m| available(&image_of(*m))).collect();
-    let best = usable.iter().copied().find(|m| has_wheels(*m)).or(usable.first().copied());
+    // Fewest sdists to compile first, the newest Python among equals.
+    let best = usable.iter().copied().min_by_key(|m| (compiles(*m), std::cmp::Reverse(*m)));
     let Some(minor) = best.or(allowed_minors.first().copied()) else {
         let said: Vec<&str> = constraints.iter().map(|(w, _)| w.as_str()).collect();
         bail!(
@@ -175,11 +197,11 @@ pub fn choose(
         )),
         (None, Some(newest)) if newest != minor => Some(format!(
             "note: {dir} runs on {image}: Python 3.{newest} is allowed, but its image is not \
-             available here or its lock has no wheels for it"
+             available here or its lock has fewer wheels for it"
         )),
         _ => None,
     };
-    Ok(Choice { image, note })
+    Ok(Choice { image, auto: Some(minor), note })
 }
 
 /// Checks the exact Python of the runtime image against every constraint: the error names

@@ -1,0 +1,5 @@
+__version__ = "0.3.0"
+
+
+def hello() -> str:
+    return f"core {__version__}"

@@ -1,0 +1,5 @@
+from importlib.metadata import version
+
+
+def hello() -> str:
+    return f"stamp {version('stamp')}"
