@@ -127,7 +127,8 @@ pub struct AffectedArgs {
 
 #[derive(Debug, Args)]
 pub struct CiArgs {
-    /// Build only what changed since this revision (default: every project).
+    /// Build only what changed since this revision (default: every project); `registry`:
+    /// each project since the commit its `latest` image in the registry was built from.
     #[arg(long, env = "XTASK_SINCE")]
     pub since: Option<String>,
     /// Build these projects (paths or names) instead of computing the affected ones.

@@ -21,6 +21,18 @@ pub struct Config {
     /// Per-project image settings, keyed by the project's repo-relative folder.
     #[serde(default)]
     pub projects: BTreeMap<String, ProjectImage>,
+    #[serde(default)]
+    pub cache: CacheConfig,
+}
+
+/// Caches beyond the local one.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CacheConfig {
+    /// Share local wheels and build images through the registry the images go to, so that
+    /// every runner builds each once (see `pipeline::shared`).
+    #[serde(default)]
+    pub registry: bool,
 }
 
 /// How one project's image is named and based.

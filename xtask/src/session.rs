@@ -13,6 +13,7 @@ use crate::engine::Engine;
 use crate::model::{self, Repo};
 use crate::net::{Client, Settings};
 use crate::pipeline::probe;
+use crate::pipeline::shared::Shared;
 use crate::pipeline::toolchain::{self, Toolchain};
 use crate::runtime::Runtime;
 use crate::ui::Ui;
@@ -29,6 +30,7 @@ pub struct Session {
     build_images: RefCell<BTreeMap<u32, String>>,
     runtimes: RefCell<BTreeMap<String, Runtime>>,
     net: OnceCell<Client>,
+    shared: OnceCell<Option<Shared>>,
 }
 
 /// `cell`'s value, computed by `make` the first time.
@@ -54,6 +56,7 @@ impl Session {
             build_images: RefCell::new(BTreeMap::new()),
             runtimes: RefCell::new(BTreeMap::new()),
             net: OnceCell::new(),
+            shared: OnceCell::new(),
         })
     }
 
@@ -88,6 +91,17 @@ impl Session {
             }
             Ok(engine)
         })
+    }
+
+    /// Uses the registry `registry` as a shared cache when the config opts in (set once).
+    pub fn share_through(&self, registry: Option<&str>) {
+        let enabled = self.config().is_ok_and(|c| c.cache.registry);
+        let _ = self.shared.set(registry.filter(|_| enabled).and_then(Shared::new));
+    }
+
+    /// The shared cache, when this run uses one.
+    pub fn shared(&self) -> Option<&Shared> {
+        self.shared.get().and_then(Option::as_ref)
     }
 
     /// The HTTPS client, with the host's index settings, made on first use.

@@ -68,7 +68,13 @@ pub fn run(session: &Session, args: &BuildImageArgs) -> Result<()> {
     if args.dry_run {
         return dry_run(session, &targets);
     }
-    let options = Options { no_cache: args.no_cache, builder: args.builder, oci: args.oci.clone() };
+    let options = Options {
+        no_cache: args.no_cache,
+        builder: args.builder,
+        oci: args.oci.clone(),
+        push: args.push,
+    };
+    session.share_through(args.registry.as_deref());
     let mut images = build::images(session, &targets, &options)?;
     if args.push {
         build::push(session, &mut images)?;

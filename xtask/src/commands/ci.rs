@@ -62,20 +62,15 @@ pub fn run(session: &Session, args: &CiArgs) -> Result<()> {
     let t = Instant::now();
     let targets = plan::targets(session, &request)?;
     session.ui.step(&format!("plan {} image(s)", targets.len()), t);
-    let mut images = build::images(session, &targets, &Options::default())?;
+    let options = Options { push: args.push, ..Options::default() };
+    session.share_through(args.registry.as_deref());
+    let mut images = build::images(session, &targets, &options)?;
     if args.push {
         build::push(session, &mut images)?;
     }
     if on_default_branch(&git, args.default_branch.as_deref()) {
-        let engine = session.engine()?;
         for image in &images {
-            let name =
-                image.reference.rsplit_once(':').map_or(image.reference.as_str(), |(name, _)| name);
-            let latest = format!("{name}:latest");
-            engine.tag(&session.sh, &image.reference, &latest)?;
-            if args.push {
-                engine.push(&session.sh, &latest)?;
-            }
+            tag_latest(session, image, args.push)?;
         }
     }
     if args.json {
@@ -84,6 +79,24 @@ pub fn run(session: &Session, args: &CiArgs) -> Result<()> {
         print_summary(&images);
     }
     step_summary(&images, &format!("commit {sha}"))
+}
+
+/// Also names the image `latest`: in its registry (one manifest PUT, no engine) when pushing,
+/// in the engine otherwise.
+fn tag_latest(session: &Session, image: &Image, pushed: bool) -> Result<()> {
+    let name = image.reference.rsplit_once(':').map_or(image.reference.as_str(), |(name, _)| name);
+    if pushed {
+        let (host, repo, tag) = crate::oci::registry::split(&image.reference)
+            .with_context(|| format!("{} names no registry", image.reference))?;
+        let registry = crate::oci::registry::Repository::new(&host, &repo);
+        let remote = registry
+            .image(&tag)?
+            .with_context(|| format!("{} vanished from its registry", image.reference))?;
+        registry.push_manifest("latest", &remote.media_type, &remote.manifest)?;
+    } else {
+        session.engine()?.tag(&session.sh, &image.reference, &format!("{name}:latest"))?;
+    }
+    Ok(())
 }
 
 /// `--project`s as given, the projects affected since `--since`, or every project.
@@ -95,13 +108,56 @@ fn select(session: &Session, args: &CiArgs) -> Result<Vec<String>> {
             |q: &String| g.find(q).map(|i| g.packages[i].dir.clone()).map_err(anyhow::Error::msg);
         return args.projects.iter().map(dir).collect();
     }
-    match &args.since {
+    match args.since.as_deref() {
+        Some("registry") => since_registry(session, args),
         Some(since) => {
             let list = affected::compute(&session.sh, repo, since, false)?;
             Ok(list.into_iter().map(|a| a.path).collect())
         }
         None => Ok(plan::projects(repo).into_iter().map(|i| g.packages[i].dir.clone()).collect()),
     }
+}
+
+/// `--since registry`: each project against the commit its `latest` image in the registry was
+/// built from (its revision label). A project the registry has no image of, or whose commit
+/// this clone does not have (a force push rewrote it), is built; so is one whose last run
+/// failed, since its `latest` still names the commit before.
+fn since_registry(session: &Session, args: &CiArgs) -> Result<Vec<String>> {
+    let repo = session.repo()?;
+    let registry = args
+        .registry
+        .as_deref()
+        .context("--since registry needs --registry (or XTASK_REGISTRY)")?;
+    let git = Git::open(&session.sh, &repo.root)?;
+    let mut by_revision: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    let mut out = Vec::new();
+    for idx in plan::projects(repo) {
+        let dir = repo.graph.packages[idx].dir.clone();
+        let reference =
+            format!("{}/{}:latest", registry.trim_end_matches('/'), plan::image_name(repo, idx));
+        let (host, name, _) =
+            crate::oci::registry::split(&reference).context("a registry reference")?;
+        let remote = crate::oci::registry::Repository::new(&host, &name).image("latest")?;
+        let revision = remote
+            .as_ref()
+            .and_then(|r| r.label("org.opencontainers.image.revision"))
+            .map(String::from);
+        let Some(revision) = revision.filter(|r| git.verify_commit(r).is_ok()) else {
+            session.ui.line(&format!(
+                "{dir}: no image of a commit this clone has in the registry; building it"
+            ));
+            out.push(dir);
+            continue;
+        };
+        if !by_revision.contains_key(&revision) {
+            let list = affected::compute(&session.sh, repo, &revision, false)?;
+            by_revision.insert(revision.clone(), list.into_iter().map(|a| a.path).collect());
+        }
+        if by_revision[&revision].contains(&dir) {
+            out.push(dir);
+        }
+    }
+    Ok(out)
 }
 
 /// Whether HEAD is the default branch: `--default-branch` (or main/master) against the branch

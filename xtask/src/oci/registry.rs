@@ -267,6 +267,69 @@ impl Repository {
     }
 }
 
+/// An image the registry holds: its manifest (bytes and media type) and its config.
+#[derive(Debug, Clone)]
+pub struct Remote {
+    pub media_type: String,
+    pub manifest: Vec<u8>,
+    pub config: serde_json::Value,
+    /// `sha256:…` of the config: the image id.
+    pub config_digest: String,
+    /// Layer digests and sizes, as the manifest lists them.
+    pub layers: Vec<(String, u64)>,
+}
+
+impl Remote {
+    pub fn label(&self, key: &str) -> Option<&str> {
+        self.config["config"]["Labels"][key].as_str()
+    }
+
+    pub fn digest(&self) -> Sha256 {
+        Sha256::of(&self.manifest)
+    }
+
+    pub fn diff_ids(&self) -> Vec<String> {
+        let ids = self.config["rootfs"]["diff_ids"].as_array();
+        ids.map(|l| l.iter().filter_map(|d| d.as_str().map(String::from)).collect())
+            .unwrap_or_default()
+    }
+
+    pub fn labels(&self) -> std::collections::BTreeMap<String, String> {
+        let labels = self.config["config"]["Labels"].as_object();
+        labels
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+impl Repository {
+    /// The image under `reference` (a single-platform manifest), with its config; `None` when
+    /// the registry has no such tag.
+    pub fn image(&self, reference: &str) -> Result<Option<Remote>> {
+        let Some((media_type, manifest)) = self.manifest(reference)? else { return Ok(None) };
+        let value: serde_json::Value = serde_json::from_slice(&manifest)?;
+        let Some(digest) = value["config"]["digest"].as_str().and_then(Sha256::from_prefixed)
+        else {
+            return Ok(None); // an index, or an artifact without a config
+        };
+        let config: serde_json::Value = serde_json::from_slice(&self.blob(&digest)?)?;
+        let config_digest = digest.prefixed();
+        let layers = value["layers"]
+            .as_array()
+            .map(|l| {
+                l.iter()
+                    .filter_map(|d| Some((d["digest"].as_str()?.to_string(), d["size"].as_u64()?)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(Some(Remote { media_type, manifest, config, config_digest, layers }))
+    }
+}
+
 /// The `Basic` value of `user:password`.
 pub fn basic(user: &str, password: &str) -> String {
     format!(

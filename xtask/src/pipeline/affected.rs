@@ -11,8 +11,19 @@ use crate::git::Git;
 
 use crate::model::{self, graph::Graph, Kind, Repo};
 
-/// Changes under these affect every project: the build definition and the tooling itself.
-const EVERYTHING: &[&str] = &["docker/", "xtask/", ".cargo/", "Cargo.lock", "Cargo.toml"];
+/// Changes under these can change every image: the build definition (docker/: config,
+/// Dockerfiles, toolchain lock) and the code that makes images (xtask's sources, its crates).
+const EVERYTHING: &[&str] =
+    &["docker/", "xtask/src/", ".cargo/", "Cargo.lock", "Cargo.toml", "xtask/Cargo.toml"];
+/// ...except these, which make no image: benchmarks, and prose.
+const NOTHING: &[&str] = &["docker/bench/", "xtask/src/commands/bench/"];
+
+/// Whether a changed path can change every image.
+fn repo_wide(path: &str) -> bool {
+    let under =
+        |p: &&str| path == p.trim_end_matches('/') || (p.ends_with('/') && path.starts_with(*p));
+    EVERYTHING.iter().any(under) && !NOTHING.iter().any(under) && !path.ends_with(".md")
+}
 
 #[derive(Debug, Serialize, PartialEq, Eq, Clone)]
 pub struct Reason {
@@ -63,10 +74,7 @@ pub fn affected(now: &Graph, before: Option<&Graph>, changed: &[String]) -> Vec<
     let graphs: Vec<&Graph> = std::iter::once(now).chain(before).collect();
     let indexes: Vec<Index> = graphs.iter().map(|g| Index::new(g, &projects)).collect();
     for path in changed {
-        if EVERYTHING
-            .iter()
-            .any(|p| path == p.trim_end_matches('/') || (p.ends_with('/') && path.starts_with(p)))
-        {
+        if repo_wide(path) {
             for dir in projects.keys() {
                 reasons
                     .entry(dir)
@@ -220,6 +228,23 @@ mod tests {
             dirs(&affected(&g, None, &["Cargo.lock".into()])),
             vec!["projects/x", "projects/y"]
         );
+        assert_eq!(
+            dirs(&affected(&g, None, &["xtask/src/pipeline/build.rs".into()])),
+            vec!["projects/x", "projects/y"]
+        );
+        for nothing in [
+            "xtask/tests/images_e2e.rs",
+            "xtask/test_data/x/pyproject.toml",
+            "docker/bench/a.Dockerfile",
+            "xtask/src/commands/bench/images.rs",
+            "BENCHMARKS.md",
+            "xtask/README.md",
+        ] {
+            assert!(
+                affected(&g, None, &[nothing.into()]).is_empty(),
+                "{nothing} rebuilt something"
+            );
+        }
         assert_eq!(
             dirs(&affected(&g, None, &["projects/y/poetry.lock".into()])),
             vec!["projects/y"]

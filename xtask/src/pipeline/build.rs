@@ -53,6 +53,9 @@ pub struct Options {
     pub builder: crate::cli::Builder,
     /// An OCI image layout folder to write every image into as well.
     pub oci: Option<camino::Utf8PathBuf>,
+    /// The images go to their registry: one it already holds with the same fingerprint (under
+    /// the tag, or `latest`) is only tagged there, with no build and no pull.
+    pub push: bool,
 }
 
 /// Provides every target's third-party and local wheels, then builds each image.
@@ -67,7 +70,12 @@ pub fn images(session: &Session, targets: &[Target], options: &Options) -> Resul
     let t = Instant::now();
     let all_jobs: Vec<&super::plan::Job> = targets.iter().flat_map(|t| t.jobs.iter()).collect();
     let built = wheels::provide(session, &all_jobs)?;
-    session.ui.step(&format!("local wheels ({} built)", built.keys.len()), t);
+    let shared = if built.shared > 0 {
+        format!(", {} from the shared cache", built.shared)
+    } else {
+        String::new()
+    };
+    session.ui.step(&format!("local wheels ({} built{shared})", built.keys.len()), t);
     let mut images = Vec::new();
     for (target, house) in targets.iter().zip(&houses) {
         let local = wheels::wheels(repo, &target.jobs, &built.keys)?;
@@ -102,7 +110,8 @@ enum Outcome {
 /// An image xtask assembled goes over the registry API (blobs the registry has are skipped);
 /// one the engine built, or an up-to-date one, is pushed by the engine.
 pub fn push(session: &Session, images: &mut [Image]) -> Result<()> {
-    for image in images {
+    for image in images.iter_mut().filter(|i| i.digest.is_none()) {
+        // (An image found up to date in its registry has its digest already: nothing to send.)
         let t = Instant::now();
         let digest = match &image.assembled {
             Some(assembled) => assemble::push(session, assembled, &image.reference)?,
@@ -145,6 +154,24 @@ fn one(
         assembled: None,
         sbom: None,
     };
+    if options.push && !options.no_cache {
+        if let Some(remote) = registry_noop(target, &fingerprint) {
+            session.ui.step(&format!("{} up to date in its registry", target.reference), t);
+            let digest = Some(remote.digest().prefixed());
+            // Sizes as the registry has them: compressed, the base's layers first.
+            let sizes: Vec<u64> = remote.layers.iter().map(|(_, size)| *size).collect();
+            let base_size = sizes.iter().take(base.layers.len()).sum();
+            let info = ImageInfo {
+                id: remote.config_digest.clone(),
+                size: sizes.iter().sum(),
+                layers: remote.diff_ids(),
+                labels: remote.labels(),
+            };
+            let base = ImageInfo { size: base_size, ..base.clone() };
+            let done = Image { digest, base, ..image(info, Status::UpToDate) };
+            return Ok(Outcome::Done(Box::new(done)));
+        }
+    }
     let current_layers = current.as_ref().map(|c| c.layers.clone());
     let up_to_date = current
         .filter(|c| !options.no_cache && c.labels.get("xtask.fingerprint") == Some(&fingerprint));
@@ -181,6 +208,24 @@ fn one(
     let info = info.with_context(|| format!("{} vanished after its build", target.reference))?;
     session.ui.step(&format!("build {}", target.reference), t);
     Ok(Outcome::Done(Box::new(Image { assembled, sbom, ..image(info, Status::Built) })))
+}
+
+/// The image its registry already holds with this fingerprint, under the target's tag or
+/// `latest`; tagged with the target's tag there when it is under `latest` only. Any failure to
+/// ask (no such registry yet) means "not there".
+fn registry_noop(target: &Target, fingerprint: &str) -> Option<crate::oci::registry::Remote> {
+    let (host, name, tag) = crate::oci::registry::split(&target.reference)?;
+    let registry = crate::oci::registry::Repository::new(&host, &name);
+    for candidate in [tag.as_str(), "latest"] {
+        let Some(remote) = registry.image(candidate).ok().flatten() else { continue };
+        if remote.label("xtask.fingerprint") == Some(fingerprint) {
+            if candidate != tag {
+                registry.push_manifest(&tag, &remote.media_type, &remote.manifest).ok()?;
+            }
+            return Some(remote);
+        }
+    }
+    None
 }
 
 /// The image assembled by xtask (see [`super::assemble`]) and loaded into the engine; a

@@ -20,6 +20,7 @@ pub mod dev;
 pub mod fetch;
 pub mod plan;
 pub mod probe;
+pub mod shared;
 pub mod stage;
 pub mod toolchain;
 pub mod wheels;

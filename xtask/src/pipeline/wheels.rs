@@ -39,6 +39,8 @@ pub struct LocalWheel {
 #[derive(Debug, Default)]
 pub struct Built {
     pub keys: BTreeSet<String>,
+    /// How many wheels came from the shared cache instead of a build.
+    pub shared: usize,
     pub build_image: Option<(String, Duration)>,
     pub took: Option<Duration>,
 }
@@ -58,8 +60,20 @@ pub fn provide(session: &Session, jobs: &[&Job]) -> Result<Built> {
             missing.entry(job.minor).or_default().push(job);
         }
     }
+    if let Some(shared) = session.shared() {
+        for jobs in missing.values_mut() {
+            jobs.retain(|job| {
+                let taken = from_shared(session, shared, &cache, job).unwrap_or(false);
+                if taken {
+                    built.keys.remove(&job.key);
+                    built.shared += 1;
+                }
+                !taken
+            });
+        }
+    }
     let t1 = Instant::now();
-    for (minor, jobs) in missing {
+    for (minor, jobs) in missing.into_iter().filter(|(_, jobs)| !jobs.is_empty()) {
         let t0 = Instant::now();
         let image = session.build_image(minor)?;
         built.build_image = Some((image.clone(), t0.elapsed()));
@@ -67,9 +81,47 @@ pub fn provide(session: &Session, jobs: &[&Job]) -> Result<Built> {
         let result = build_in(session, &image, &tmp, &cache, &jobs);
         let _ = fs::remove_dir_all(&tmp);
         result?;
+        if let Some(shared) = session.shared() {
+            for job in &jobs {
+                if let Err(e) = to_shared(session, shared, &cache, job) {
+                    session
+                        .ui
+                        .line(&format!("note: the shared cache did not take {}: {e:#}", job.name));
+                }
+            }
+        }
         built.took = Some(t1.elapsed());
     }
     Ok(built)
+}
+
+/// Takes a job's wheel (and its bytecode) from the shared cache into the local one; true when
+/// it was there.
+fn from_shared(
+    session: &Session,
+    shared: &super::shared::Shared,
+    cache: &WheelCache,
+    job: &Job,
+) -> Result<bool> {
+    let Some(found) = shared.get_wheel(&job.key)? else { return Ok(false) };
+    let entry = cache.put(&job.key, &found.file, &found.wheel)?;
+    super::assemble::bytecode::store_tar(session, job.minor, VENV, &entry.sha256, &found.bytecode)?;
+    Ok(true)
+}
+
+/// Publishes a job's wheel and bytecode to the shared cache.
+fn to_shared(
+    session: &Session,
+    shared: &super::shared::Shared,
+    cache: &WheelCache,
+    job: &Job,
+) -> Result<()> {
+    let entry = cache.get(&job.key)?.context("a wheel just built")?;
+    let wheel = fs::read(&entry.file)?;
+    let bytecode = super::assemble::bytecode::tar_of(session, job.minor, VENV, &entry.sha256)?
+        .unwrap_or_default();
+    let file = entry.file.file_name().unwrap_or_default();
+    shared.put_wheel(&job.key, file, &wheel, &bytecode)
 }
 
 /// The cached wheel of each job; `built` says which this run made.

@@ -29,6 +29,34 @@ fn key(wheel: &Sha256, venv: &str, minor: u32, image: &str) -> String {
         .to_string()
 }
 
+/// The stored bytecode of a wheel, as a tar, when there is some.
+pub fn tar_of(
+    session: &Session,
+    minor: u32,
+    venv: &str,
+    wheel: &Sha256,
+) -> Result<Option<Vec<u8>>> {
+    let repo = session.repo()?;
+    let image = session.build_image(minor)?;
+    let index = repo.cache.join("bytecode").join(key(wheel, venv, minor, &image));
+    let Some(digest) = fs::read_to_string(index).ok().and_then(|t| Sha256::from_hex(t.trim()))
+    else {
+        return Ok(None);
+    };
+    Blobs::new(&repo.cache).get(&digest).map(Some)
+}
+
+/// Stores bytecode that came as a tar (from the shared cache) for a wheel.
+pub fn store_tar(
+    session: &Session,
+    minor: u32,
+    venv: &str,
+    wheel: &Sha256,
+    tar: &[u8],
+) -> Result<()> {
+    store(session, minor, venv, wheel, &read_tree(tar)?)
+}
+
 /// Stores bytecode compiled elsewhere (during the wheel's own build) for a wheel.
 pub fn store(session: &Session, minor: u32, venv: &str, wheel: &Sha256, tree: &Tree) -> Result<()> {
     let repo = session.repo()?;

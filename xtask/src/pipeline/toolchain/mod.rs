@@ -166,7 +166,7 @@ pub fn ensure_build_image(session: &Session, minor: u32) -> Result<String> {
     let toolchain = session.toolchain()?;
     let lock = toolchain.lock();
     let envs = lock.envs_of(&format!("3.{minor}"));
-    let chosen = wheels_for(session, &envs, &runtime)?;
+    let chosen = wheels_for(&envs, &runtime)?;
     let dockerfile = repo.read_or_default(BUILD_DOCKERFILE)?;
     let tools = tools_env(repo, &lock, minor).map(LockedEnv::id);
     let mut input =
@@ -182,8 +182,15 @@ pub fn ensure_build_image(session: &Session, minor: u32) -> Result<String> {
     if session.engine()?.image_id(&session.sh, &tag)?.is_some() {
         return Ok(tag);
     }
+    // Another runner may have built it already: the shared cache has it then.
+    if let Some(shared) = session.shared() {
+        if shared.pull_image(session, &tag) {
+            return Ok(tag);
+        }
+    }
     let ctx = repo.scratch("build-image")?;
     let result = (|| {
+        fetch_wheels(session, &chosen)?;
         write_context(repo, &ctx, &chosen, tools.as_deref(), &dockerfile)?;
         let build = Build {
             context: ctx.clone(),
@@ -200,6 +207,9 @@ pub fn ensure_build_image(session: &Session, minor: u32) -> Result<String> {
     })();
     let _ = fs::remove_dir_all(&ctx);
     result.with_context(|| format!("build the build image {tag} from {BUILD_DOCKERFILE}"))?;
+    if let Some(shared) = session.shared() {
+        shared.push_image(session, &tag);
+    }
     Ok(tag)
 }
 
@@ -213,16 +223,12 @@ fn tools_env<'l>(repo: &Repo, lock: &'l ToolchainLock, minor: u32) -> Option<&'l
 }
 
 /// For each environment, the wheel of each pinned distribution that the build image's
-/// Python installs, in the wheelhouse (fetched when missing, checked by digest).
+/// Python installs (chosen from the lock, nothing fetched).
 fn wheels_for<'e>(
-    session: &Session,
     envs: &[&'e LockedEnv],
     runtime: &Runtime,
 ) -> Result<Vec<(&'e LockedEnv, Vec<LockedFile>)>> {
-    let house = session.repo()?.cache.join("wheelhouse");
-    fs::create_dir_all(&house)?;
     let mut chosen = Vec::new();
-    let mut downloads = Vec::new();
     for env in envs {
         let mut files = Vec::new();
         for dist in &env.packages {
@@ -240,21 +246,30 @@ fn wheels_for<'e>(
                     runtime.python_version()
                 );
             };
-            let sha256 =
-                Sha256::from_hex(&file.sha256).context("a digest in the toolchain lock")?;
-            let dest = house.join(&file.name);
-            let have = dest.is_file() && crate::hash::of_file(&dest)? == sha256;
-            if !have && !downloads.iter().any(|d: &Download| d.dest == dest) {
-                downloads.push(Download { url: file.url.clone(), dest, sha256 });
-            }
             files.push(file.clone());
         }
         chosen.push((*env, files));
     }
+    Ok(chosen)
+}
+
+/// Puts the chosen wheels in the wheelhouse: fetched when missing, checked by digest.
+fn fetch_wheels(session: &Session, chosen: &[(&LockedEnv, Vec<LockedFile>)]) -> Result<()> {
+    let house = session.repo()?.cache.join("wheelhouse");
+    fs::create_dir_all(&house)?;
+    let mut downloads: Vec<Download> = Vec::new();
+    for file in chosen.iter().flat_map(|(_, files)| files) {
+        let sha256 = Sha256::from_hex(&file.sha256).context("a digest in the toolchain lock")?;
+        let dest = house.join(&file.name);
+        let have = dest.is_file() && crate::hash::of_file(&dest)? == sha256;
+        if !have && !downloads.iter().any(|d| d.dest == dest) {
+            downloads.push(Download { url: file.url.clone(), dest, sha256 });
+        }
+    }
     if !downloads.is_empty() {
         net::download_all(session.net()?, &downloads, 8).context("fetch the build backends")?;
     }
-    Ok(chosen)
+    Ok(())
 }
 
 /// The build image's context: its Dockerfile, the wheels, one requirements file per
