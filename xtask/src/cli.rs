@@ -3,13 +3,42 @@
 use camino::Utf8PathBuf;
 use clap::{Args, Parser, Subcommand};
 
-/// Turns a Python monorepo of Poetry packages into minimal container images.
+/// Environment variables, for `--help`.
+const ENVIRONMENT: &str = "\
+Environment:
+  DOCKER             the engine's CLI (docker, podman, /usr/bin/docker); default: docker
+  DOCKER_BUILDKIT=1  build project Dockerfiles with BuildKit where the engine has it
+  DOCKER_HOST        the engine to talk to (as docker reads it)
+  XTASK_CACHE_DIR    the cache (wheels, layers, the wheelhouse); default: target/xtask/cache
+  XTASK_REPO         the monorepo (as --repo)
+  XTASK_REGISTRY     the registry images go to (as --registry)
+  XTASK_TAG          the image tag (as --tag)
+  XTASK_SINCE        the revision `ci` compares with (as --since)
+  XTASK_DEFAULT_BRANCH  the branch `ci` also tags `latest` (as --default-branch)
+  XTASK_TRACE=1      finer timings on stderr
+  SOURCE_DATE_EPOCH  the images' creation time (default: the commit's)
+  PIP_INDEX_URL, PIP_EXTRA_INDEX_URL, PIP_CERT, pip.conf, ~/.netrc
+                     the package index, its CA bundle and credentials, as pip reads them";
+
+/// Turns a Python monorepo into minimal, reproducible container images.
 #[derive(Debug, Parser)]
-#[command(name = "xtask", bin_name = "cargo xtask", version, propagate_version = true)]
+#[command(
+    name = "xtask",
+    bin_name = "cargo xtask",
+    version,
+    propagate_version = true,
+    after_help = ENVIRONMENT
+)]
 pub struct Cli {
     /// Root of the monorepo to work on (default: the repo this xtask lives in).
     #[arg(long, global = true, env = "XTASK_REPO", value_name = "DIR")]
     pub repo: Option<Utf8PathBuf>,
+    /// Also show the engine's own output (build steps, container output).
+    #[arg(short, long, global = true, conflicts_with = "quiet")]
+    pub verbose: bool,
+    /// Show errors and results only.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -24,32 +53,50 @@ pub struct UpArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Build a project's image: wheels only, a minimal context, layered; a no-op when nothing changed.
+    #[command(
+        after_help = "Example:\n  cargo xtask build-image clients\n  cargo xtask build-image --all --tag 1.2.0 --registry ghcr.io/acme --push"
+    )]
     BuildImage(BuildImageArgs),
     /// Run a project's dev environment with its and its libraries' sources mounted live.
+    #[command(after_help = "Example:\n  cargo xtask dev clients -- pytest")]
     Dev(DevArgs),
     /// Rewrite a project's standalone Dockerfile into an extension of its image (`FROM app`).
+    #[command(after_help = "Example:\n  cargo xtask adopt apps/web --write")]
     Adopt(AdoptArgs),
     /// Bring up what builds need on a bare machine: docker.io, a running engine, Python images.
+    #[command(after_help = "Example:\n  cargo xtask up --python 3.9,3.13")]
     Up(UpArgs),
     /// List the projects a change touches (files changed since a revision), with reasons.
+    #[command(after_help = "Example:\n  cargo xtask affected --since origin/main --json")]
     Affected(AffectedArgs),
     /// CI: build (and push) the images of the affected projects, or print the build matrix.
+    #[command(after_help = "Example:\n  cargo xtask ci --since registry --matrix")]
     Ci(CiArgs),
     /// List every package of the monorepo: path, name, version and kind.
+    #[command(after_help = "Example:\n  cargo xtask --repo ../other-repo list")]
     List(ListArgs),
     /// Show the local dependency graph, or one package's closure in build order.
+    #[command(after_help = "Example:\n  cargo xtask graph clients --json")]
     Graph(GraphArgs),
     /// Download a project's locked third-party wheels into the shared wheelhouse (network).
+    #[command(after_help = "Example:\n  cargo xtask fetch clients")]
     Fetch(FetchArgs),
     /// Build installable wheels of every local package a project needs (cached, offline).
+    #[command(after_help = "Example:\n  cargo xtask wheels clients --out dist/")]
     Wheels(WheelsArgs),
     /// Lock packages with their tool (the pinned Poetry or uv), or the build toolchain (network).
+    #[command(after_help = "Example:\n  cargo xtask lock --toolchain")]
     Lock(LockArgs),
     /// Run every test: what CI runs (`.ci/run`). Brings up the engine and base image first.
+    #[command(after_help = "Example:\n  cargo xtask test")]
     Test,
     /// Run a committed benchmark and print its figures against the goals.
+    #[command(after_help = "Example:\n  cargo xtask bench images")]
     Bench(BenchArgs),
     /// Generate a synthetic monorepo (libs, projects, dependency depth) for benchmarks.
+    #[command(
+        after_help = "Example:\n  cargo xtask gen-repo --out /tmp/synth --libs 800 --projects 200"
+    )]
     GenRepo(GenRepoArgs),
 }
 
@@ -180,13 +227,14 @@ pub struct BuildImageArgs {
     /// Build even when the image is up to date, without the engine's layer cache.
     #[arg(long)]
     pub no_cache: bool,
-    /// Print JSON: {"images":[{"project","image","id","size","base_size","layers","context_bytes","status"}]}.
+    /// Print JSON: {"images":[{"project","image","id","size","base_size","layers","context_bytes","status","digest","sbom"}]};
+    /// on failure {"error":{"message","path"}}.
     #[arg(long)]
     pub json: bool,
     /// Push the images after building them (needs --registry).
     #[arg(long)]
     pub push: bool,
-    /// Registry host[:port] to name and push the images under.
+    /// Registry host[:port][/namespace] the images are named and pushed under.
     #[arg(long, env = "XTASK_REGISTRY")]
     pub registry: Option<String>,
     /// Who writes the image: `xtask` assembles its layers itself (reproducible, the default),

@@ -8,12 +8,13 @@ use clap::Parser;
 use xtask::cli::{Cli, Command};
 use xtask::commands;
 use xtask::session::Session;
-use xtask::ui::Ui;
+use xtask::ui::{Level, Ui};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let root = cli.repo.clone().unwrap_or_else(xtask::project_root);
     let repo_flag = cli.repo.as_ref().map(|r| format!("--repo {r} "));
+    let json = cli.command.json();
     let fail = |e: &anyhow::Error| {
         // The fixes errors suggest are commands: with --repo, they need it too.
         let text = format!("{e:#}");
@@ -21,10 +22,21 @@ fn main() -> ExitCode {
             Some(flag) => text.replace("`cargo xtask ", &format!("`cargo xtask {flag}")),
             None => text,
         };
+        if json && !xtask::ui::printed_json() {
+            // Whoever reads the JSON gets the failure there too (and the exit code), unless
+            // the document printed already carries it.
+            let error = serde_json::json!({"error": {"message": text, "path": named_path(&text)}});
+            println!("{error}");
+        }
         eprintln!("error: {text}");
         ExitCode::FAILURE
     };
-    let session = match Session::new(root, Ui::new(cli.command.json())) {
+    let level = match (cli.quiet, cli.verbose) {
+        (true, _) => Level::Quiet,
+        (_, true) => Level::Verbose,
+        _ => Level::Normal,
+    };
+    let session = match Session::new(root, Ui::new(json).with_level(level)) {
         Ok(session) => session,
         Err(e) => return fail(&e),
     };
@@ -32,6 +44,23 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => fail(&e),
     }
+}
+
+/// The first repo file an error names (`projects/x/pyproject.toml`, `docker/images.toml`), for
+/// the `path` of a JSON error.
+fn named_path(message: &str) -> Option<&str> {
+    const FILES: [&str; 7] = [
+        "pyproject.toml",
+        "poetry.lock",
+        "uv.lock",
+        "Dockerfile",
+        ".dockerignore",
+        ".toml",
+        ".lock",
+    ];
+    message
+        .split(|c: char| c.is_whitespace() || matches!(c, ':' | ',' | ';' | '(' | ')' | '`' | '"'))
+        .find(|w| FILES.iter().any(|f| w.ends_with(f)) && !w.starts_with('-'))
 }
 
 /// One dispatch: each command parses nothing more, calls the pipeline and prints.

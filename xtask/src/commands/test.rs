@@ -17,8 +17,9 @@ pub fn run(session: &Session) -> Result<()> {
     let pythons = ["3.9", "3.13"].map(String::from);
     let (_daemon, images) = up::engine_and_base_images(session, &pythons)?;
     let (_registry, registry) = up::start_registry(sh, &root)?;
-    // The OCI layouts xtask writes are checked by another tool.
+    // The OCI layouts xtask writes are checked by another tool; Podman is the other engine.
     up::ensure_tool(sh, "skopeo", "skopeo")?;
+    up::ensure_tool(sh, "podman", "podman")?;
     println!(
         "engine, {} and a registry at {registry} ready in {:.1} s",
         images.join(", "),

@@ -135,8 +135,6 @@ impl Drop for Daemon {
     }
 }
 
-/// Starts a throwaway registry (Debian's docker-registry) on a free loopback port, storing
-/// under target/xtask/registry; returns its guard and `127.0.0.1:<port>`.
 /// Installs Debian's package `package` when `bin` is not on PATH (tools the tests check
 /// images with, such as skopeo).
 pub fn ensure_tool(sh: &Shell, bin: &str, package: &str) -> Result<()> {
@@ -147,6 +145,8 @@ pub fn ensure_tool(sh: &Shell, bin: &str, package: &str) -> Result<()> {
     apt_install(sh, &[package])
 }
 
+/// Starts a throwaway registry (Debian's docker-registry) on a free loopback port, storing
+/// under target/xtask/registry; returns its guard and `127.0.0.1:<port>`.
 pub fn start_registry(sh: &Shell, root: &Utf8Path) -> Result<(Daemon, String)> {
     if !have("docker-registry") {
         println!("installing docker-registry (for push tests)");

@@ -77,6 +77,16 @@ impl Engine {
         let _ = self.runs.set(runs);
     }
 
+    /// Whether the CLI is Podman's (`DOCKER=podman`): its push reports the digest differently.
+    fn is_podman(&self) -> bool {
+        Utf8Path::new(&self.bin).file_name().is_some_and(|n| n.starts_with("podman"))
+    }
+
+    /// Whether `load` takes an archive that leaves out layers the engine has (Docker's does).
+    pub fn loads_partial_archives(&self) -> bool {
+        !self.is_podman()
+    }
+
     /// The CLI's name, for messages.
     pub fn name(&self) -> &str {
         &self.bin
@@ -107,13 +117,25 @@ impl Engine {
         status.with_context(|| format!("start {} run", self.bin))
     }
 
-    /// Runs `build`, following its output line by line: `Step` lines go to `progress`, the
-    /// last lines are kept for the error when it fails.
-    pub fn build(&self, build: &Build, progress: &mut dyn FnMut(&str)) -> Result<()> {
+    /// Runs `build`, following its output line by line: each line goes to `progress`, the
+    /// last lines are kept for the error when it fails. Returns the id the build itself
+    /// reports (`--iidfile`, with the legacy builder and BuildKit alike), not whatever a tag
+    /// points at afterwards.
+    pub fn build(&self, build: &Build, progress: &mut dyn FnMut(&str)) -> Result<String> {
         if let Ok(sh) = Shell::new() {
             self.sweep(&sh);
         }
-        let reader = duct::cmd(&self.bin, build.args())
+        let iidfile = build
+            .iidfile
+            .clone()
+            .unwrap_or_else(|| Utf8PathBuf::from(format!("{}.iid", build.context)));
+        let _ = fs_err::remove_file(&iidfile);
+        let mut args = Build { iidfile: Some(iidfile.clone()), ..build.clone() }.args();
+        // With BuildKit (`DOCKER_BUILDKIT=1` and an engine that has it), plain progress lines.
+        if std::env::var("DOCKER_BUILDKIT").is_ok_and(|v| v == "1") {
+            args.insert(1, "--progress=plain".to_string());
+        }
+        let reader = duct::cmd(&self.bin, args)
             .stdin_null()
             .stderr_to_stdout()
             .unchecked()
@@ -126,9 +148,7 @@ impl Engine {
             if line.contains("legacy builder is deprecated") || line.contains("buildx") {
                 continue;
             }
-            if line.starts_with("Step ") {
-                progress(&line);
-            }
+            progress(&line);
             if !line.trim().is_empty() {
                 tail.push_back(line);
             }
@@ -140,7 +160,10 @@ impl Engine {
         if !output.status.success() {
             bail!("docker build failed; last lines of its output:\n{}", Vec::from(tail).join("\n"));
         }
-        Ok(())
+        let id = fs_err::read_to_string(&iidfile)
+            .with_context(|| format!("the build wrote no image id to {iidfile}"))?;
+        let _ = fs_err::remove_file(&iidfile);
+        Ok(id.trim().to_string())
     }
 
     /// Removes, once per run, the containers of runs that died without removing them (a
@@ -181,6 +204,18 @@ impl Engine {
     /// Pushes a reference and returns the digest the registry reports.
     pub fn push(&self, sh: &Shell, reference: &str) -> Result<String> {
         let bin = &self.bin;
+        if self.is_podman() {
+            // Podman prints no digest; it writes it to a file on request (here our pipe).
+            // Like Docker, it may push to a loopback registry over plain HTTP.
+            let host = reference.split('/').next().unwrap_or_default();
+            let loopback = host.starts_with("127.") || host.starts_with("localhost");
+            let tls = format!("--tls-verify={}", !loopback);
+            let out = cmd!(sh, "{bin} push -q {tls} --digestfile /dev/stdout {reference}")
+                .quiet()
+                .read()
+                .with_context(|| format!("push {reference}"))?;
+            return Ok(out.trim().to_string());
+        }
         let out = cmd!(sh, "{bin} push {reference}").quiet().read();
         let out = out.with_context(|| format!("push {reference}"))?;
         out.lines()
@@ -215,10 +250,11 @@ impl Engine {
     /// Writes `reference` as a docker-archive tar to `path`.
     pub fn save(&self, sh: &Shell, reference: &str, path: &Utf8Path) -> Result<()> {
         let bin = &self.bin;
-        cmd!(sh, "{bin} save -o {path} {reference}")
-            .quiet()
-            .run()
-            .with_context(|| format!("save {reference} from the engine"))
+        let out = cmd!(sh, "{bin} save -o {path} {reference}").quiet().ignore_status().output()?;
+        if !out.status.success() {
+            bail!("save {reference} from the engine: {}", tail(&out.stderr, 5));
+        }
+        Ok(())
     }
 
     /// Loads a docker-archive tar into the engine.
@@ -264,7 +300,9 @@ impl Engine {
         let out =
             cmd!(sh, "{bin} image inspect {references...}").quiet().ignore_status().output()?;
         let stderr = String::from_utf8_lossy(&out.stderr);
-        if !out.status.success() && !stderr.to_lowercase().contains("no such image") {
+        // Docker says "No such image", Podman "image not known".
+        let missing = ["no such image", "image not known"];
+        if !out.status.success() && !missing.iter().any(|m| stderr.to_lowercase().contains(m)) {
             bail!("inspect images {}: {}", references.join(", "), stderr.trim());
         }
         Ok(serde_json::from_slice(&out.stdout).unwrap_or_default())
@@ -298,8 +336,11 @@ impl ImageInfo {
         let labels = img["Config"]["Labels"].as_object().map(|m| {
             m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect()
         });
+        // Docker's ids carry their algorithm, Podman's do not.
+        let id = img["Id"].as_str().unwrap_or_default();
+        let id = if id.is_empty() || id.contains(':') { id.into() } else { format!("sha256:{id}") };
         ImageInfo {
-            id: img["Id"].as_str().unwrap_or_default().to_string(),
+            id,
             size: img["Size"].as_u64().unwrap_or(0),
             layers: strings(&img["RootFS"]["Layers"]),
             labels: labels.unwrap_or_default(),

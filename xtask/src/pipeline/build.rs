@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use anyhow::{Context as _, Result};
+use anyhow::{bail, Context as _, Result};
 use camino::Utf8Path;
 use fs_err as fs;
 
@@ -62,6 +62,7 @@ pub struct Options {
 pub fn images(session: &Session, targets: &[Target], options: &Options) -> Result<Vec<Image>> {
     let repo = session.repo()?;
     let t = Instant::now();
+    session.ui.begin("fetch third-party wheels");
     let houses = targets
         .iter()
         .map(|t| fetch::provide(session, &t.third_party))
@@ -69,6 +70,7 @@ pub fn images(session: &Session, targets: &[Target], options: &Options) -> Resul
     session.ui.step("fetch third-party wheels", t);
     let t = Instant::now();
     let all_jobs: Vec<&super::plan::Job> = targets.iter().flat_map(|t| t.jobs.iter()).collect();
+    session.ui.begin("local wheels");
     let built = wheels::provide(session, &all_jobs)?;
     let shared = if built.shared > 0 {
         format!(", {} from the shared cache", built.shared)
@@ -113,6 +115,7 @@ pub fn push(session: &Session, images: &mut [Image]) -> Result<()> {
     for image in images.iter_mut().filter(|i| i.digest.is_none()) {
         // (An image found up to date in its registry has its digest already: nothing to send.)
         let t = Instant::now();
+        session.ui.begin(&format!("push {}", image.reference));
         let digest = match &image.assembled {
             Some(assembled) => assemble::push(session, assembled, &image.reference)?,
             None => session.engine()?.push(&session.sh, &image.reference)?,
@@ -193,19 +196,24 @@ fn one(
     let t0 = Instant::now();
     let labels = labels(session, &repo.root, pkg, &fingerprint);
     session.ui.trace("labels (git)", t0);
-    let (assembled, sbom) = match options.builder {
+    session.ui.begin(&format!("build {}", target.reference));
+    let (id, assembled, sbom) = match options.builder {
         crate::cli::Builder::Engine => {
-            engine_build(session, target, inputs, labels, options, context_bytes)?;
-            (None, None)
+            (engine_build(session, target, inputs, labels, options, context_bytes)?, None, None)
         }
         crate::cli::Builder::Xtask => {
             let known = current_layers.as_deref().unwrap_or_default();
-            let (assembled, sbom) = xtask_build(session, target, inputs, &labels, options, known)?;
-            (Some(assembled), Some(sbom))
+            let (id, assembled, sbom) =
+                xtask_build(session, target, inputs, &labels, options, known)?;
+            (id, Some(assembled), Some(sbom))
         }
     };
-    let info = engine.inspect(&session.sh, &[&target.reference])?.pop().flatten();
-    let info = info.with_context(|| format!("{} vanished after its build", target.reference))?;
+    // The image this build made (its id from the build itself), and the tag still on it.
+    let found = engine.inspect(&session.sh, &[&id, &target.reference])?;
+    let info = found[0].clone().with_context(|| format!("{id} vanished after its build"))?;
+    if found[1].as_ref().map(|tagged| &tagged.id) != Some(&info.id) {
+        bail!("{} was tagged onto another image while this build ran; run again", target.reference);
+    }
     session.ui.step(&format!("build {}", target.reference), t);
     Ok(Outcome::Done(Box::new(Image { assembled, sbom, ..image(info, Status::Built) })))
 }
@@ -238,7 +246,7 @@ fn xtask_build(
     labels: &[(String, String)],
     options: &Options,
     known: &[String],
-) -> Result<(crate::oci::output::Assembled, camino::Utf8PathBuf)> {
+) -> Result<(String, crate::oci::output::Assembled, camino::Utf8PathBuf)> {
     let repo = session.repo()?;
     let pkg = &repo.graph.packages[target.idx];
     let t = Instant::now();
@@ -253,7 +261,7 @@ fn xtask_build(
     let sbom = repo.work.join("sbom").join(format!("{}.cdx.json", target.context_name()));
     fs::create_dir_all(sbom.parent().unwrap_or(&repo.work))?;
     crate::files::write_atomic(&sbom, &image.sbom)?;
-    match (&image.engine_extension, inputs.extension) {
+    let id = match (&image.engine_extension, inputs.extension) {
         (Some(why), Some(ext)) => {
             session.ui.line(&format!("note: the engine builds {} ({why})", ext.path));
             let app =
@@ -268,25 +276,29 @@ fn xtask_build(
                 no_cache: options.no_cache,
                 ..Build::default()
             };
-            let project = extension_build(&dir, ext, &image.assembled.id().prefixed(), build)?;
+            // By its name: BuildKit resolves a name in the engine's images, not a bare id.
+            let project = extension_build(&dir, ext, &app, build)?;
             session
                 .engine()?
-                .build(&project, &mut |_| {})
-                .with_context(|| format!("build the image of {} from {}", pkg.dir, ext.path))?;
+                .build(&project, &mut |line| session.ui.detail(line))
+                .with_context(|| format!("build the image of {} from {}", pkg.dir, ext.path))?
         }
-        _ => assemble::load(session, &image.assembled, &target.reference, known)?,
-    }
+        _ => {
+            assemble::load(session, &image.assembled, &target.reference, known)?;
+            image.assembled.id().prefixed()
+        }
+    };
     session.ui.trace("load into the engine", t);
     if let Some(dir) = &options.oci {
         let tag = target.reference.rsplit_once(':').map_or("latest", |(_, t)| t);
         let name = format!("{}:{tag}", target.name);
         assemble::to_layout(session, &image, &name, dir)?;
     }
-    Ok((image.assembled, sbom))
+    Ok((id, image.assembled, sbom))
 }
 
 /// The template's image built by the engine from xtask's staged context, then the project's
-/// own Dockerfile on top.
+/// own Dockerfile on top; returns the id of the image the last build made.
 fn engine_build(
     session: &Session,
     target: &Target,
@@ -294,7 +306,7 @@ fn engine_build(
     labels: Vec<(String, String)>,
     options: &Options,
     context_bytes: u64,
-) -> Result<()> {
+) -> Result<String> {
     let (repo, engine) = (session.repo()?, session.engine()?);
     let pkg = &repo.graph.packages[target.idx];
     let t = Instant::now();
@@ -303,14 +315,8 @@ fn engine_build(
     let rel = dir.strip_prefix(&repo.root).map_or(dir.to_string(), ToString::to_string);
     session.ui.step(&format!("stage context {rel} ({})", human_bytes(context_bytes)), t);
     let build = |build: &Build, what: &str| {
-        // Docker's own steps are shown on a terminal only; logs get one line per xtask step.
-        let on_terminal =
-            std::io::IsTerminal::is_terminal(&std::io::stdout()) && !session.ui.json();
-        let mut progress = |line: &str| {
-            if on_terminal {
-                session.ui.line(&format!("  {line}"));
-            }
-        };
+        // The engine's own output shows with -v.
+        let mut progress = |line: &str| session.ui.detail(line);
         engine
             .build(build, &mut progress)
             .with_context(|| format!("build the image of {} from {what}", pkg.dir))
@@ -324,13 +330,14 @@ fn engine_build(
     match inputs.extension {
         None => build(&Build { tag: Some(target.reference.clone()), labels, ..app }, TEMPLATE),
         Some(ext) => {
-            let iid = dir.join(".app-image-id");
-            build(&Build { iidfile: Some(iid.clone()), ..app }, TEMPLATE)?;
-            let app_id = fs::read_to_string(&iid)?.trim().to_string();
+            // Named: BuildKit resolves a name in the engine's images, not a bare id. (The
+            // context's lock keeps two builds of this image from sharing the name.)
+            let app_name = format!("xtask-app/{}:engine", target.context_name());
+            build(&Build { tag: Some(app_name.clone()), ..app }, TEMPLATE)?;
             let project = extension_build(
                 &dir,
                 ext,
-                &app_id,
+                &app_name,
                 Build {
                     tag: Some(target.reference.clone()),
                     build_args: inputs.build_args.clone(),
@@ -344,13 +351,13 @@ fn engine_build(
     }
 }
 
-/// The build of a project's own Dockerfile on the template's image `app_id`, with the
+/// The build of a project's own Dockerfile on the template's image `app`, with the
 /// project folder (as xtask sends it) as its context: its COPY sees that folder and nothing
 /// else. Its RUN steps (`apt-get install …`) get the network, as in any Dockerfile; xtask's
 /// own stages stay offline.
-fn extension_build(dir: &Utf8Path, ext: &Extension, app_id: &str, build: Build) -> Result<Build> {
+fn extension_build(dir: &Utf8Path, ext: &Extension, app: &str, build: Build) -> Result<Build> {
     let dockerfile = dir.join("Dockerfile.project");
-    fs::write(&dockerfile, rebase(&ext.text, app_id))?;
+    fs::write(&dockerfile, rebase(&ext.text, app))?;
     let ext_dir = camino::Utf8PathBuf::from(format!("{dir}.extension"));
     crate::files::fresh_dir(&ext_dir)?;
     write_context(ext, &ext_dir)?;

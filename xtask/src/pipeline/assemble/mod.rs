@@ -190,14 +190,12 @@ pub fn load(session: &Session, image: &Assembled, tag: &str, known: &[String]) -
     let tmp = repo.scratch("load")?;
     let archive = tmp.join("image.tar");
     let shared = image.diff_ids.iter().zip(known).take_while(|(a, b)| a.prefixed() == **b).count();
-    let result = crate::oci::output::docker_archive(
-        image,
-        &blobs,
-        &[tag.to_string()],
-        shared.max(image.base_layers),
-        &archive,
-    )
-    .and_then(|()| session.engine()?.load(&session.sh, &archive));
+    let engine = session.engine()?;
+    // Podman refuses an archive without every layer.
+    let from = if engine.loads_partial_archives() { shared.max(image.base_layers) } else { 0 };
+    let result =
+        crate::oci::output::docker_archive(image, &blobs, &[tag.to_string()], from, &archive)
+            .and_then(|()| engine.load(&session.sh, &archive));
     let _ = fs::remove_dir_all(&tmp);
     result
 }
