@@ -67,7 +67,12 @@ pub fn images(session: &Session, targets: &[Target], options: &Options) -> Resul
         .iter()
         .map(|t| fetch::provide(session, &t.third_party))
         .collect::<Result<Vec<_>>>()?;
-    session.ui.step("fetch third-party wheels", t);
+    let shared: usize = houses.iter().map(|h| h.from_shared).sum();
+    let shared = match shared {
+        0 => String::new(),
+        n => format!(" ({n} from the shared cache)"),
+    };
+    session.ui.step(&format!("fetch third-party wheels{shared}"), t);
     let t = Instant::now();
     let all_jobs: Vec<&super::plan::Job> = targets.iter().flat_map(|t| t.jobs.iter()).collect();
     session.ui.begin("local wheels");

@@ -44,6 +44,8 @@ pub struct Wheelhouse {
     pub discarded: Vec<String>,
     /// How long the download took, when one was needed.
     pub download: Option<Duration>,
+    /// How many files came from the shared cache instead of the index (or a build).
+    pub from_shared: usize,
 }
 
 /// For a dry run: each pinned package (`name==version`) with its wheelhouse file, if one is
@@ -77,10 +79,10 @@ pub fn provide(session: &Session, resolved: &Resolved) -> Result<Wheelhouse> {
     }
     let missing: Vec<&Pinned> =
         resolved.pinned.iter().filter(|p| !have.contains_key(&p.name)).collect();
-    let mut took = None;
+    let (mut took, mut from_shared) = (None, 0);
     if !missing.is_empty() {
         let t0 = Instant::now();
-        download::missing(session, &house, &resolved.runtime, &missing)?;
+        from_shared = download::missing(session, &house, &resolved.runtime, &missing)?;
         for p in &missing {
             let found = cached_file(&resolved.runtime, &house, p)?.with_context(|| {
                 let r = &resolved.runtime;
@@ -120,6 +122,7 @@ pub fn provide(session: &Session, resolved: &Resolved) -> Result<Wheelhouse> {
         wheels,
         discarded,
         download: took,
+        from_shared,
     })
 }
 

@@ -27,6 +27,9 @@ pub struct Shared {
     namespace: String,
 }
 
+/// One file of an artifact: its media type, its title (a file name, or empty) and its bytes.
+type File = (String, String, Vec<u8>);
+
 /// A wheel found in the shared cache.
 pub struct CachedWheel {
     pub file: String,
@@ -54,58 +57,97 @@ impl Shared {
         Repository::new(&self.host, &self.name("xtask-cache"))
     }
 
-    /// The wheel stored under `key`, if any; its blobs are checked against their digests.
-    pub fn get_wheel(&self, key: &str) -> Result<Option<CachedWheel>> {
+    /// The files stored under `tag`, by media type, each with its title; `None` when the
+    /// cache has no such entry. Blobs are checked against their digests.
+    fn get(&self, tag: &str) -> Result<Option<Vec<File>>> {
         let registry = self.repository();
-        let Some((_, manifest)) = registry.manifest(&format!("wheel-{key}"))? else {
-            return Ok(None);
-        };
+        let Some((_, manifest)) = registry.manifest(tag)? else { return Ok(None) };
         let manifest: serde_json::Value = serde_json::from_slice(&manifest)?;
         let layers = manifest["layers"].as_array().context("an artifact without layers")?;
-        let blob = |media: &str| -> Result<(Vec<u8>, String)> {
-            let layer = layers
-                .iter()
-                .find(|l| l["mediaType"] == media)
-                .context("an incomplete artifact")?;
+        let files = layers.iter().map(|layer| {
+            let media = layer["mediaType"].as_str().unwrap_or_default().to_string();
             let digest =
                 layer["digest"].as_str().and_then(Sha256::from_prefixed).context("a digest")?;
             let title =
                 layer["annotations"]["org.opencontainers.image.title"].as_str().unwrap_or_default();
-            Ok((registry.blob(&digest)?, title.to_string()))
-        };
-        let (wheel, file) = blob(WHEEL_TYPE)?;
-        let (bytecode, _) = blob(BYTECODE_TYPE)?;
-        if crate::wheel::WheelName::parse(&file).is_none() || file.contains('/') {
-            bail!("the shared cache names a wheel {file:?}");
-        }
-        Ok(Some(CachedWheel { file, wheel, bytecode }))
+            Ok((media, title.to_string(), registry.blob(&digest)?))
+        });
+        files.collect::<Result<Vec<_>>>().map(Some)
     }
 
-    /// Publishes a wheel and its bytecode (a tar) under `key`.
-    pub fn put_wheel(&self, key: &str, file: &str, wheel: &[u8], bytecode: &[u8]) -> Result<()> {
+    /// Publishes files (media type, title, bytes) as one artifact tagged `tag`.
+    fn put(&self, tag: &str, files: &[(&str, &str, &[u8])]) -> Result<()> {
         let registry = self.repository();
-        let (w, b, e) = (Sha256::of(wheel), Sha256::of(bytecode), Sha256::of(EMPTY));
-        registry.push_blob(&w, wheel)?;
-        registry.push_blob(&b, bytecode)?;
+        let e = Sha256::of(EMPTY);
         registry.push_blob(&e, EMPTY)?;
+        let mut layers = Vec::new();
+        for (media, title, bytes) in files {
+            let digest = Sha256::of(bytes);
+            registry.push_blob(&digest, bytes)?;
+            let mut layer =
+                json!({"mediaType": media, "digest": digest.prefixed(), "size": bytes.len()});
+            if !title.is_empty() {
+                layer["annotations"] = json!({"org.opencontainers.image.title": title});
+            }
+            layers.push(layer);
+        }
         let manifest = json!({
             "schemaVersion": 2,
             "mediaType": crate::oci::image::MANIFEST_TYPE,
             "artifactType": ARTIFACT_TYPE,
             "config": {"mediaType": EMPTY_TYPE, "digest": e.prefixed(), "size": EMPTY.len()},
-            "layers": [
-                {"mediaType": WHEEL_TYPE, "digest": w.prefixed(), "size": wheel.len(),
-                 "annotations": {"org.opencontainers.image.title": file}},
-                {"mediaType": BYTECODE_TYPE, "digest": b.prefixed(), "size": bytecode.len()},
-            ],
+            "layers": layers,
         });
         let bytes = serde_json::to_vec(&manifest)?;
-        registry.push_manifest(
-            &format!("wheel-{key}"),
-            crate::oci::image::MANIFEST_TYPE,
-            &bytes,
-        )?;
+        registry.push_manifest(tag, crate::oci::image::MANIFEST_TYPE, &bytes)?;
         Ok(())
+    }
+
+    /// The local wheel (and its bytecode) stored under its cache key `key`, if any.
+    pub fn get_wheel(&self, key: &str) -> Result<Option<CachedWheel>> {
+        let Some(files) = self.get(&format!("wheel-{key}"))? else { return Ok(None) };
+        let take =
+            |media: &str| files.iter().find(|f| f.0 == media).context("an incomplete artifact");
+        let (_, file, wheel) = take(WHEEL_TYPE)?;
+        let (_, _, bytecode) = take(BYTECODE_TYPE)?;
+        if crate::wheel::WheelName::parse(file).is_none() || file.contains('/') {
+            bail!("the shared cache names a wheel {file:?}");
+        }
+        let (file, wheel, bytecode) = (file.clone(), wheel.clone(), bytecode.clone());
+        Ok(Some(CachedWheel { file, wheel, bytecode }))
+    }
+
+    /// Publishes a local wheel and its bytecode (a tar) under its cache key `key`.
+    pub fn put_wheel(&self, key: &str, file: &str, wheel: &[u8], bytecode: &[u8]) -> Result<()> {
+        let files = [(WHEEL_TYPE, file, wheel), (BYTECODE_TYPE, "", bytecode)];
+        self.put(&format!("wheel-{key}"), &files)
+    }
+
+    /// A third-party file the cache holds under `tag` (`pypi-<sha256>` for a file of the index,
+    /// `sdist-<key>` for a wheel built from an sdist): its name and bytes.
+    pub fn get_file(&self, tag: &str) -> Result<Option<(String, Vec<u8>)>> {
+        let Some(mut files) = self.get(tag)? else { return Ok(None) };
+        let (_, name, bytes) = files.pop().context("an empty artifact")?;
+        if name.is_empty() || name.contains('/') || name.starts_with('.') {
+            bail!("the shared cache names a file {name:?}");
+        }
+        Ok(Some((name, bytes)))
+    }
+
+    /// Publishes a third-party file under `tag`.
+    pub fn put_file(&self, tag: &str, name: &str, bytes: &[u8]) -> Result<()> {
+        self.put(tag, &[(WHEEL_TYPE, name, bytes)])
+    }
+
+    /// Bytecode (a tar) stored under its cache key.
+    pub fn get_bytecode(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        let files = self.get(&format!("pyc-{key}"))?;
+        Ok(files.and_then(|mut f| f.pop()).map(|(_, _, bytes)| bytes))
+    }
+
+    /// Publishes bytecode (a tar) under its cache key.
+    pub fn put_bytecode(&self, key: &str, tar: &[u8]) -> Result<()> {
+        self.put(&format!("pyc-{key}"), &[(BYTECODE_TYPE, "", tar)])
     }
 
     /// The registry name of a build image tagged `tag` (`xtask-build:3.11-…`).

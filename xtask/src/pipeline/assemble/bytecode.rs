@@ -61,12 +61,17 @@ pub fn store_tar(
 pub fn store(session: &Session, minor: u32, venv: &str, wheel: &Sha256, tree: &Tree) -> Result<()> {
     let repo = session.repo()?;
     let image = session.build_image(minor)?;
-    let blobs = Blobs::new(&repo.cache);
+    let key = key(wheel, venv, minor, &image);
+    keep(&Blobs::new(&repo.cache), &repo.cache.join("bytecode"), &key, tree).map(drop)
+}
+
+/// Stores a tree of `.pyc` files as a tar blob and indexes it under `key`; returns the tar.
+fn keep(blobs: &Blobs, index: &Utf8Path, key: &str, tree: &Tree) -> Result<Vec<u8>> {
     let layer = tree.write(0)?;
     let digest = blobs.put(&layer.tar, Some(&layer.diff_id))?;
-    let index = repo.cache.join("bytecode");
-    fs::create_dir_all(&index)?;
-    crate::files::write_atomic(&index.join(key(wheel, venv, minor, &image)), digest.hex())
+    fs::create_dir_all(index)?;
+    crate::files::write_atomic(&index.join(key), digest.hex())?;
+    Ok(layer.tar)
 }
 
 /// The `.pyc` files of each wheel (as layer entries), compiling in one container run those
@@ -82,7 +87,16 @@ pub fn of(session: &Session, minor: u32, venv: &str, wheels: &[Sources]) -> Resu
             fs::read_to_string(index.join(k)).ok().and_then(|t| Sha256::from_hex(t.trim()))?;
         blobs.has(&digest).then_some(digest)
     };
-    let missing: Vec<usize> = (0..wheels.len()).filter(|&i| cached(&keys[i]).is_none()).collect();
+    let mut missing: Vec<usize> =
+        (0..wheels.len()).filter(|&i| cached(&keys[i]).is_none()).collect();
+    let shared = session.shared();
+    if let Some(shared) = shared {
+        // Bytecode another runner compiled (the key names the compiler): no container here.
+        missing.retain(|&i| {
+            let Ok(Some(tar)) = shared.get_bytecode(&keys[i]) else { return true };
+            read_tree(&tar).and_then(|tree| keep(&blobs, &index, &keys[i], &tree)).is_err()
+        });
+    }
     if !missing.is_empty() {
         let tmp = repo.scratch("bytecode")?;
         let result = compile(
@@ -92,11 +106,12 @@ pub fn of(session: &Session, minor: u32, venv: &str, wheels: &[Sources]) -> Resu
             &missing.iter().map(|&i| &wheels[i]).collect::<Vec<_>>(),
         );
         let compiled = result.and_then(|trees| {
-            fs::create_dir_all(&index)?;
             for (tree, &i) in trees.iter().zip(&missing) {
-                let layer = tree.write(0)?;
-                let digest = blobs.put(&layer.tar, Some(&layer.diff_id))?;
-                crate::files::write_atomic(&index.join(&keys[i]), digest.hex())?;
+                let tar = keep(&blobs, &index, &keys[i], tree)?;
+                // Best effort: a runner that cannot publish only leaves more work to others.
+                if let Some(shared) = shared {
+                    let _ = shared.put_bytecode(&keys[i], &tar);
+                }
             }
             Ok(())
         });

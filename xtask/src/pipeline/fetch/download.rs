@@ -10,6 +10,7 @@ use super::FROM_SDIST;
 use crate::hash::Sha256;
 use crate::model::lock::{LockedFile, Pinned};
 use crate::net::{self, simple, Client, Download};
+use crate::pipeline::shared::Shared;
 use crate::pipeline::toolchain;
 use crate::pipeline::wheels::{self, BuildSpec};
 use crate::runtime::Runtime;
@@ -22,35 +23,92 @@ use crate::wheel::WheelName;
 const WORKERS: usize = 8;
 
 /// Fetches `missing` into the wheelhouse: the best wheel the runtime can install, or the
-/// sdist when the lock has no such wheel (built into a wheel here, offline).
+/// sdist when the lock has no such wheel (built into a wheel here, offline). With a shared
+/// cache, files (and wheels built from sdists) come from there when it has them, and what
+/// this run fetched or built goes there. Returns how many came from the shared cache.
 pub(super) fn missing(
     session: &Session,
     house: &Utf8Path,
     runtime: &Runtime,
     missing: &[&Pinned],
-) -> Result<()> {
+) -> Result<usize> {
     let tmp = session.repo()?.scratch("fetch")?;
+    let minor = runtime.python_minor();
+    let shared = session.shared();
+    let mut from_shared = 0;
     let result = (|| {
-        let client = session.net()?;
         let mut downloads = Vec::new();
         let mut sdists = Vec::new();
         for p in missing {
             let (file, is_sdist) = choose(p, runtime)?;
-            let url = url_of(client, p, file)?;
+            let tag = shared_tag(&file.sha256, is_sdist.then_some(minor));
+            if shared.is_some_and(|s| take_shared(s, &tag, house, file, is_sdist)) {
+                from_shared += 1;
+                continue;
+            }
+            let url = url_of(session.net()?, p, file)?;
             let dest = if is_sdist { tmp.join(&file.name) } else { house.join(&file.name) };
             if is_sdist {
                 sdists.push((file.name.clone(), file.sha256.clone()));
             }
             downloads.push(Download { url, dest, sha256: file.sha256.clone() });
         }
-        net::download_all(client, &downloads, WORKERS)?;
+        if !downloads.is_empty() {
+            net::download_all(session.net()?, &downloads, WORKERS)?;
+        }
         if !sdists.is_empty() {
             build_sdists(session, house, runtime, &tmp, &sdists)?;
+        }
+        if let Some(shared) = shared {
+            // Best effort: a runner that cannot publish only leaves more work to others.
+            for d in downloads.iter().filter(|d| d.dest.starts_with(house)) {
+                let name = d.dest.file_name().unwrap_or_default();
+                let _ = fs::read(&d.dest)
+                    .map_err(anyhow::Error::from)
+                    .and_then(|bytes| shared.put_file(&shared_tag(&d.sha256, None), name, &bytes));
+            }
+            let cache = WheelCache::new(house.join(FROM_SDIST));
+            for (_, hash) in &sdists {
+                let Ok(Some(entry)) = cache.get(hash.hex()) else { continue };
+                let name = entry.file.file_name().unwrap_or_default();
+                let _ = fs::read(&entry.file).map_err(anyhow::Error::from).and_then(|bytes| {
+                    shared.put_file(&shared_tag(hash, Some(minor)), name, &bytes)
+                });
+            }
         }
         Ok(())
     })();
     let _ = fs::remove_dir_all(&tmp);
-    result
+    result.map(|()| from_shared)
+}
+
+/// The shared cache's tag of a file of the index (its sha256), or of the wheel built from an
+/// sdist for a Python minor.
+fn shared_tag(sha256: &Sha256, sdist_for: Option<u32>) -> String {
+    match sdist_for {
+        None => format!("pypi-{}", sha256.hex()),
+        Some(minor) => format!("sdist-3.{minor}-{}", sha256.hex()),
+    }
+}
+
+/// Takes a file from the shared cache into the wheelhouse: a file of the index checked against
+/// the lock's digest, or a wheel built from the sdist. False when the cache lacks it or fails.
+fn take_shared(
+    shared: &Shared,
+    tag: &str,
+    house: &Utf8Path,
+    file: &LockedFile,
+    is_sdist: bool,
+) -> bool {
+    let Ok(Some((name, bytes))) = shared.get_file(tag) else { return false };
+    if is_sdist {
+        let cache = WheelCache::new(house.join(FROM_SDIST));
+        WheelName::parse(&name).is_some() && cache.put(file.sha256.hex(), &name, &bytes).is_ok()
+    } else {
+        name == file.name
+            && Sha256::of(&bytes) == file.sha256
+            && crate::files::write_atomic(&house.join(&file.name), &bytes).is_ok()
+    }
 }
 
 /// Fetches one locked file of `p` to `dest`, checked against its digest.
