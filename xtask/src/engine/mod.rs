@@ -43,7 +43,11 @@ pub fn answers(sh: &Shell) -> bool {
 impl Engine {
     /// Finds the engine binary and checks that a daemon answers, with a hint when not.
     pub fn connect(sh: &Shell) -> Result<Engine> {
-        let bin = binary();
+        Engine::connect_to(sh, binary())
+    }
+
+    /// Like `connect`, for the engine CLI `bin` rather than `$DOCKER`.
+    pub fn connect_to(sh: &Shell, bin: String) -> Result<Engine> {
         // One call: it fails to start without a CLI, and prints no server version without a daemon.
         let out =
             cmd!(sh, "{bin} version --format {SERVER_VERSION}").quiet().ignore_status().output();
@@ -246,7 +250,6 @@ impl Engine {
         Ok(())
     }
 
-    /// The image id of `reference`, or `None` when the engine has no such image.
     /// Writes `reference` as a docker-archive tar to `path`.
     pub fn save(&self, sh: &Shell, reference: &str, path: &Utf8Path) -> Result<()> {
         let bin = &self.bin;
@@ -270,6 +273,25 @@ impl Engine {
         Ok(())
     }
 
+    /// Every image the engine holds, intermediate ones included, as `repository:tag id`
+    /// (`<none>:<none> id` for untagged ones).
+    pub fn images(&self, sh: &Shell) -> Result<std::collections::BTreeSet<String>> {
+        let bin = &self.bin;
+        let format = "{{.Repository}}:{{.Tag}} {{.ID}}";
+        let out = cmd!(sh, "{bin} images -a --no-trunc --format {format}").quiet().read()?;
+        Ok(out.lines().map(str::to_string).collect())
+    }
+
+    /// Removes images by reference or id; ones that are gone or still used are left as they are.
+    pub fn remove(&self, sh: &Shell, images: &[String]) {
+        let bin = &self.bin;
+        for chunk in images.chunks(100) {
+            let _ =
+                cmd!(sh, "{bin} rmi {chunk...}").quiet().ignore_status().ignore_stderr().output();
+        }
+    }
+
+    /// The image id of `reference`, or `None` when the engine has no such image.
     pub fn image_id(&self, sh: &Shell, reference: &str) -> Result<Option<String>> {
         Ok(self.inspect(sh, &[reference])?.pop().flatten().map(|i| i.id))
     }
@@ -282,6 +304,9 @@ impl Engine {
     /// Inspects several references in one engine call; `None` for each that does not exist.
     pub fn inspect(&self, sh: &Shell, references: &[&str]) -> Result<Vec<Option<ImageInfo>>> {
         let found = self.inspect_all(sh, references)?;
+        if let [_] = references {
+            return Ok(vec![found.first().map(ImageInfo::of)]);
+        }
         if found.len() == references.len() {
             // Every reference exists, and the engine answers in order: no name matching needed
             // (a reference such as docker.io/library/python:3.11 is tagged python:3.11).
