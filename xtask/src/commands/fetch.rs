@@ -32,9 +32,15 @@ pub fn run(session: &Session, args: &FetchArgs) -> Result<()> {
     let repo = session.repo()?;
     let idx = repo.graph.find(&args.project).map_err(anyhow::Error::msg)?;
     plan::closure(repo, idx)?;
+    let t = Instant::now();
     let runtime = plan::python::of_project(session, idx, plan::python::Read::Known)?.runtime;
+    session.ui.trace("the runtime's Python", t);
+    let t = Instant::now();
     let resolved = plan::resolve(repo, idx, plan::Groups::Main, &runtime)?;
+    session.ui.trace("resolve the lock", t);
+    let t = Instant::now();
     let house = fetch::provide(session, &resolved)?;
+    session.ui.trace("provide the wheelhouse", t);
     if args.json {
         let wheels = house
             .wheels

@@ -9,15 +9,19 @@ mod settings;
 pub mod simple;
 mod transfer;
 
+use std::collections::HashMap;
 use std::io::Read;
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use ureq::tls::{Certificate, RootCerts, TlsConfig};
+use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
+use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
 use ureq::Agent;
 
 pub use settings::Settings;
-pub use transfer::{download_all, Download};
+pub use transfer::{download_all, parallel, Download};
 
 /// The public index when the host names none.
 pub const PYPI: &str = "https://pypi.org/simple";
@@ -60,7 +64,8 @@ impl Client {
             .timeout_recv_body(Some(Duration::from_secs(settings.timeout_secs)))
             .http_status_as_error(false)
             .build();
-        Ok(Client { agent: config.into(), settings })
+        let agent = Agent::with_parts(config, DefaultConnector::default(), OnceResolver::default());
+        Ok(Client { agent, settings })
     }
 
     pub fn settings(&self) -> &Settings {
@@ -114,6 +119,38 @@ impl Client {
             .read_to_string(&mut body)
             .with_context(|| format!("read {}", public_url(url)))?;
         Ok((kind, body))
+    }
+}
+
+/// Resolves each host once per run. ureq resolves before every request, even one that reuses
+/// a pooled connection, and a burst of lookups from parallel downloads loses some to the
+/// system resolver's 5 s retry on some networks (seen here: 10–15 s for a 40-file fetch).
+/// Lookups run one at a time, so that parallel requests to one host make a single lookup.
+#[derive(Debug, Default)]
+struct OnceResolver {
+    inner: DefaultResolver,
+    known: Mutex<HashMap<String, ResolvedSocketAddrs>>,
+}
+
+impl Resolver for OnceResolver {
+    fn resolve(
+        &self,
+        uri: &ureq::http::Uri,
+        config: &ureq::config::Config,
+        timeout: NextTimeout,
+    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
+        let key = format!(
+            "{}://{}",
+            uri.scheme_str().unwrap_or_default(),
+            uri.authority().map_or("", |a| a.as_str())
+        );
+        let mut known = self.known.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(addrs) = known.get(&key) {
+            return Ok(addrs.clone());
+        }
+        let addrs = self.inner.resolve(uri, config, timeout)?;
+        known.insert(key, addrs.clone());
+        Ok(addrs)
     }
 }
 

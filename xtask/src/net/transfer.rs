@@ -24,26 +24,40 @@ pub struct Download {
 /// Runs every download on up to `workers` threads. All are attempted; the error names each
 /// file that failed.
 pub fn download_all(client: &Client, downloads: &[Download], workers: usize) -> Result<()> {
-    let queue = Mutex::new(downloads.iter());
-    let failures = Mutex::new(Vec::new());
-    std::thread::scope(|scope| {
-        for _ in 0..workers.clamp(1, downloads.len().max(1)) {
-            scope.spawn(|| loop {
-                let next = queue.lock().map(|mut q| q.next());
-                let Ok(Some(d)) = next else { break };
-                if let Err(e) = one(client, d) {
-                    if let Ok(mut f) = failures.lock() {
-                        f.push(format!("{e:#}"));
-                    }
-                }
-            });
-        }
-    });
-    let failures = failures.into_inner().unwrap_or_default();
+    let failures: Vec<String> = parallel(downloads, workers, |d| one(client, d))
+        .into_iter()
+        .filter_map(|r| r.err().map(|e| format!("{e:#}")))
+        .collect();
     if failures.is_empty() {
         return Ok(());
     }
     bail!("{} download(s) failed:\n  {}", failures.len(), failures.join("\n  "))
+}
+
+/// `f` of every item on up to `workers` threads (network-bound work: index pages, files);
+/// the results in the items' order.
+pub fn parallel<T: Sync, R: Send>(
+    items: &[T],
+    workers: usize,
+    f: impl Fn(&T) -> Result<R> + Sync,
+) -> Vec<Result<R>> {
+    let queue = Mutex::new(items.iter().enumerate());
+    let results = Mutex::new(Vec::with_capacity(items.len()));
+    std::thread::scope(|scope| {
+        for _ in 0..workers.clamp(1, items.len().max(1)) {
+            scope.spawn(|| loop {
+                let next = queue.lock().map(|mut q| q.next());
+                let Ok(Some((n, item))) = next else { break };
+                let result = f(item);
+                if let Ok(mut all) = results.lock() {
+                    all.push((n, result));
+                }
+            });
+        }
+    });
+    let mut results = results.into_inner().unwrap_or_default();
+    results.sort_by_key(|(n, _)| *n);
+    results.into_iter().map(|(_, r)| r).collect()
 }
 
 /// Streams `d` into a temporary file next to its destination, hashing as it goes.

@@ -37,25 +37,39 @@ pub(super) fn missing(
     let shared = session.shared();
     let mut from_shared = 0;
     let result = (|| {
-        let mut downloads = Vec::new();
-        let mut sdists = Vec::new();
+        let mut wanted = Vec::new();
         for p in missing {
             let (file, is_sdist) = choose(p, runtime)?;
             let tag = shared_tag(&file.sha256, is_sdist.then_some(minor));
             if shared.is_some_and(|s| take_shared(s, &tag, house, file, is_sdist)) {
                 from_shared += 1;
-                continue;
+            } else {
+                wanted.push((*p, file, is_sdist));
             }
-            let url = url_of(session.net()?, p, file)?;
-            let dest = if is_sdist { tmp.join(&file.name) } else { house.join(&file.name) };
-            if is_sdist {
+        }
+        // Where each file is: the lock's URL, or an index page each (fetched in parallel).
+        let t = std::time::Instant::now();
+        let urls = if wanted.is_empty() {
+            Vec::new()
+        } else {
+            let client = session.net()?;
+            net::parallel(&wanted, WORKERS, |(p, file, _)| url_of(client, p, file))
+        };
+        session.ui.trace("find the files on the index", t);
+        let mut downloads = Vec::new();
+        let mut sdists = Vec::new();
+        for ((_, file, is_sdist), url) in wanted.iter().zip(urls) {
+            let dest = if *is_sdist { tmp.join(&file.name) } else { house.join(&file.name) };
+            if *is_sdist {
                 sdists.push((file.name.clone(), file.sha256.clone()));
             }
-            downloads.push(Download { url, dest, sha256: file.sha256.clone() });
+            downloads.push(Download { url: url?, dest, sha256: file.sha256.clone() });
         }
+        let t = std::time::Instant::now();
         if !downloads.is_empty() {
             net::download_all(session.net()?, &downloads, WORKERS)?;
         }
+        session.ui.trace("download", t);
         if !sdists.is_empty() {
             build_sdists(session, house, runtime, &tmp, &sdists)?;
         }
