@@ -175,11 +175,11 @@ pub fn choose(
         .into_iter()
         .filter(|m| allows_minor(constraints, *m) && !excluded.contains(m))
         .collect();
-    let image_of = |m: u32| format!("python:3.{m}-slim");
-    let usable: Vec<u32> =
-        allowed_minors.iter().copied().filter(|m| available(&image_of(*m))).collect();
-    // Fewest sdists to compile first, the newest Python among equals.
-    let best = usable.iter().copied().min_by_key(|m| (compiles(*m), std::cmp::Reverse(*m)));
+    // Fewest sdists to compile first, the newest Python among equals; the first whose image is
+    // available (asked in that order, so a better image the engine has spares any pull).
+    let mut ranked = allowed_minors.clone();
+    ranked.sort_by_cached_key(|m| (compiles(*m), std::cmp::Reverse(*m)));
+    let best = ranked.into_iter().find(|m| available(&format!("python:3.{m}-slim")));
     let Some(minor) = best.or(allowed_minors.first().copied()) else {
         let said: Vec<&str> = constraints.iter().map(|(w, _)| w.as_str()).collect();
         bail!(
