@@ -11,7 +11,7 @@
 use std::sync::OnceLock;
 
 use anyhow::Result;
-use camino::Utf8Path;
+use camino::{Utf8Path, Utf8PathBuf};
 use fs_err as fs;
 
 use crate::files::open_lock;
@@ -27,15 +27,38 @@ pub fn this_run() -> &'static str {
 
 /// Registers this run in `dir` (once per process): its lock file, held until the process ends.
 pub fn register(dir: &Utf8Path) -> Result<()> {
-    static HELD: OnceLock<fs::File> = OnceLock::new();
     if HELD.get().is_some() {
         return Ok(());
     }
     fs::create_dir_all(dir)?;
-    let file = open_lock(&dir.join(format!("{}.lock", this_run())))?;
+    let path = dir.join(format!("{}.lock", this_run()));
+    let file = open_lock(&path)?;
     file.file().lock()?;
-    let _ = HELD.set(file);
+    let _ = HELD.set((path, file));
     Ok(())
+}
+
+/// This run's lock file and its open handle, once registered.
+static HELD: OnceLock<(Utf8PathBuf, fs::File)> = OnceLock::new();
+
+/// Called when the run ends without being killed: every container it started has been waited
+/// for, so its lock file goes unless it left a scratch folder behind. Later runs then find no
+/// dead run and skip the sweep (a `ps` call on the engine) altogether.
+pub fn finish() {
+    let Some((path, _)) = HELD.get() else { return };
+    let Some(dir) = path.parent() else { return };
+    if !leftovers(dir).iter().any(|run| run == this_run()) {
+        let _ = fs::remove_file(path);
+    }
+}
+
+/// Whether a run registered in `dir` has died: only such a run can have left containers or
+/// folders behind.
+pub fn any_dead(dir: &Utf8Path) -> bool {
+    let Ok(entries) = dir.read_dir_utf8() else { return false };
+    entries
+        .filter_map(Result::ok)
+        .any(|e| e.file_name().strip_suffix(".lock").is_some_and(|run| !alive(dir, run)))
 }
 
 /// Whether `run` may still be alive: its lock in `dir` is held, or it never registered here.
@@ -56,19 +79,23 @@ pub fn alive(dir: &Utf8Path, run: &str) -> bool {
 /// removed earlier would make the run look as if it never registered here.
 pub fn forget_dead(dir: &Utf8Path) {
     let Ok(entries) = dir.read_dir_utf8() else { return };
-    let leftovers: Vec<String> = dir
-        .parent()
-        .and_then(|cache| cache.join("tmp").read_dir_utf8().ok())
-        .into_iter()
-        .flatten()
-        .filter_map(|e| Some(e.ok()?.file_name().rsplit_once('~')?.1.to_string()))
-        .collect();
+    let leftovers = leftovers(dir);
     for entry in entries.filter_map(Result::ok) {
         let Some(run) = entry.file_name().strip_suffix(".lock") else { continue };
         if !leftovers.iter().any(|l| l == run) && !alive(dir, run) {
             let _ = fs::remove_file(entry.path());
         }
     }
+}
+
+/// The runs that own a folder in the cache's `tmp/` (a sibling of `dir`).
+fn leftovers(dir: &Utf8Path) -> Vec<String> {
+    dir.parent()
+        .and_then(|cache| cache.join("tmp").read_dir_utf8().ok())
+        .into_iter()
+        .flatten()
+        .filter_map(|e| Some(e.ok()?.file_name().rsplit_once('~')?.1.to_string()))
+        .collect()
 }
 
 #[cfg(test)]

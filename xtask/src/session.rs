@@ -136,3 +136,10 @@ impl Session {
         Ok(tag)
     }
 }
+
+impl Drop for Session {
+    /// A run that ends (with success or an error, not a kill) unregisters: see `runs::finish`.
+    fn drop(&mut self) {
+        crate::runs::finish();
+    }
+}

@@ -142,8 +142,10 @@ pub fn write(
             None => {
                 let mut tree = installed(session, layout, minor, content.wheels)?;
                 tree.extend(content.tree);
+                let t0 = std::time::Instant::now();
                 let layer = tree.write(MTIME)?;
                 blobs.put(&layer.tar, Some(&layer.diff_id))?;
+                session.ui.trace(&format!("write the layer {name}"), t0);
                 fs::create_dir_all(&index)?;
                 crate::files::write_atomic(&index.join(&key), layer.diff_id.hex())?;
                 layer.diff_id
@@ -177,6 +179,7 @@ fn installed(
     if wheels.is_empty() {
         return Ok(Tree::new());
     }
+    let t0 = std::time::Instant::now();
     let mut files: Vec<Vec<Placed>> = Vec::new();
     for (wheel, sha) in wheels {
         let bytes = fs::read(wheel)?;
@@ -193,7 +196,10 @@ fn installed(
     }
     let sources: Vec<Sources> =
         wheels.iter().zip(&files).map(|((_, sha), files)| Sources { wheel: sha, files }).collect();
+    session.ui.trace(&format!("install {} wheel(s)", wheels.len()), t0);
+    let t0 = std::time::Instant::now();
     let compiled = bytecode::of(session, minor, &layout.venv, &sources)?;
+    session.ui.trace("bytecode", t0);
     let mut tree = Tree::new();
     for placed in files.iter().flatten() {
         tree.file(&placed.path, placed.mode, placed.data.clone())?;
