@@ -107,10 +107,13 @@ mod tests {
         let dir = crate::testing::temp_dir("runs");
         register(&dir).unwrap();
         assert!(alive(&dir, this_run()));
+        assert!(!any_dead(&dir), "only this live run is registered: nothing to sweep");
         // A lock file nobody holds: a run that died.
         fs::write(dir.join("123-456.lock"), "").unwrap();
         assert!(!alive(&dir, "123-456"));
+        assert!(any_dead(&dir));
         forget_dead(&dir);
+        assert!(!any_dead(&dir));
         assert!(!dir.join("123-456.lock").exists(), "a dead run's lock file is removed");
         assert!(dir.join(format!("{}.lock", this_run())).exists(), "a live one's is not");
         // A run that never registered here (another cache, another host) is left alone.
