@@ -326,6 +326,13 @@ pub enum Bench {
         #[arg(long, default_value_t = 11)]
         runs: usize,
     },
+    /// `fetch` of a 40-package lock (xtask/test_data/bench/fetch40), cold and warm, next to
+    /// `pip download` of the same pins.
+    Fetch {
+        /// Timed warm runs.
+        #[arg(long, default_value_t = 21)]
+        runs: usize,
+    },
     /// `build-image` against a status-quo and a hand-written Dockerfile, on the sample export
     /// project and a generated gw-iaas-shaped repo: size, context, cold, edit, no-op.
     Images {

@@ -11,6 +11,7 @@ use crate::cli::{Bench, BenchArgs};
 use crate::session::Session;
 
 mod affected;
+mod fetch;
 mod graph;
 mod images;
 mod wheels;
@@ -23,6 +24,7 @@ pub fn run(session: &Session, args: &BenchArgs) -> Result<()> {
         Bench::Wheels { runs } => wheels::run(sh, root, runs),
         Bench::Images { runs } => images::run(session, root, runs),
         Bench::Affected { runs } => affected::run(sh, root, runs),
+        Bench::Fetch { runs } => fetch::run(sh, root, runs),
     }
 }
 

@@ -1,0 +1,1 @@
+"""A service whose only purpose is its lock."""
