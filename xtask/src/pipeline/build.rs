@@ -166,16 +166,7 @@ fn one(
         if let Some(remote) = registry_noop(target, &fingerprint) {
             session.ui.step(&format!("{} up to date in its registry", target.reference), t);
             let digest = Some(remote.digest().prefixed());
-            // Sizes as the registry has them: compressed, the base's layers first.
-            let sizes: Vec<u64> = remote.layers.iter().map(|(_, size)| *size).collect();
-            let base_size = sizes.iter().take(base.layers.len()).sum();
-            let info = ImageInfo {
-                id: remote.config_digest.clone(),
-                size: sizes.iter().sum(),
-                layers: remote.diff_ids(),
-                labels: remote.labels(),
-            };
-            let base = ImageInfo { size: base_size, ..base.clone() };
+            let (info, base) = remote_figures(&remote, &base);
             let done = Image { digest, base, ..image(info, Status::UpToDate) };
             return Ok(Outcome::Done(Box::new(done)));
         }
@@ -221,6 +212,22 @@ fn one(
     }
     session.ui.step(&format!("build {}", target.reference), t);
     Ok(Outcome::Done(Box::new(Image { assembled, sbom, ..image(info, Status::Built) })))
+}
+
+/// The image and its base as the registry has them: compressed sizes, the base's layers first.
+fn remote_figures(
+    remote: &crate::oci::registry::Remote,
+    base: &ImageInfo,
+) -> (ImageInfo, ImageInfo) {
+    let sizes: Vec<u64> = remote.layers.iter().map(|(_, size)| *size).collect();
+    let info = ImageInfo {
+        id: remote.config_digest.clone(),
+        size: sizes.iter().sum(),
+        layers: remote.diff_ids(),
+        labels: remote.labels(),
+    };
+    let base_size = sizes.iter().take(base.layers.len()).sum();
+    (info, ImageInfo { size: base_size, ..base.clone() })
 }
 
 /// The image its registry already holds with this fingerprint, under the target's tag or
