@@ -244,6 +244,10 @@ pub struct BuildImageArgs {
     /// Also write each image into this OCI image layout folder (with its SBOM beside it).
     #[arg(long, value_name = "DIR")]
     pub oci: Option<Utf8PathBuf>,
+    /// Build for these platforms (`linux/amd64,linux/arm64`): an image index, each platform's
+    /// base read from the runtime image's index in its registry; needs --oci or --push.
+    #[arg(long, value_name = "LIST")]
+    pub platform: Option<String>,
 }
 
 /// Who writes an image.

@@ -62,6 +62,10 @@ pub fn run(session: &Session, args: &BuildImageArgs) -> Result<()> {
         push: args.push,
         dry_run: args.dry_run,
     };
+    let platforms = match &args.platform {
+        Some(list) => Some(crate::oci::platform::Platform::parse_list(list)?),
+        None => None,
+    };
     let t = Instant::now();
     let targets = plan::targets(session, &request)?;
     session.ui.step(&format!("plan {} image(s)", targets.len()), t);
@@ -75,10 +79,18 @@ pub fn run(session: &Session, args: &BuildImageArgs) -> Result<()> {
         push: args.push,
     };
     session.share_through(args.registry.as_deref());
-    let mut images = build::images(session, &targets, &options)?;
-    if args.push {
-        build::push(session, &mut images)?;
-    }
+    let images = match &platforms {
+        Some(platforms) => {
+            crate::pipeline::platforms::images(session, &targets, platforms, &options)?
+        }
+        None => {
+            let mut images = build::images(session, &targets, &options)?;
+            if args.push {
+                build::push(session, &mut images)?;
+            }
+            images
+        }
+    };
     if args.json {
         session.ui.print_json(&ImagesJson::of(&images))?;
     } else {

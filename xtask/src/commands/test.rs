@@ -22,6 +22,8 @@ pub fn run(session: &Session) -> Result<()> {
     // The OCI layouts xtask writes are checked by another tool; Podman is the other engine.
     up::ensure_tool(sh, "skopeo", "skopeo")?;
     up::ensure_tool(sh, "podman", "podman")?;
+    // The multi-platform test unpacks an arm64 Debian with debootstrap's first stage.
+    up::ensure_tool(sh, "debootstrap", "debootstrap")?;
     println!(
         "engine, {} and a registry at {registry} ready in {:.1} s",
         images.join(", "),

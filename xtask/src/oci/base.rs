@@ -137,6 +137,86 @@ impl Base {
     }
 }
 
+impl Base {
+    /// Reads the base whose single-platform manifest is `manifest` from `registry`: its
+    /// config, and every layer unpacked into the blob store, each checked against its diff id.
+    /// Read once: the store keeps the manifest, the config and the layers.
+    pub fn from_registry(
+        cache: &Utf8Path,
+        registry: &super::registry::Repository,
+        manifest: &Sha256,
+    ) -> Result<Base> {
+        let blobs = Blobs::new(cache);
+        let bytes = if blobs.has(manifest) {
+            blobs.get(manifest)?
+        } else {
+            let (_, bytes) = registry
+                .manifest(&manifest.prefixed())?
+                .with_context(|| format!("the registry has no manifest {manifest}"))?;
+            if Sha256::of(&bytes) != *manifest {
+                bail!("the manifest {manifest} from the registry does not match its digest");
+            }
+            bytes
+        };
+        let value: serde_json::Value = serde_json::from_slice(&bytes)?;
+        let config = value["config"]["digest"]
+            .as_str()
+            .and_then(Sha256::from_prefixed)
+            .context("the base's manifest names no config")?;
+        let id = config.prefixed();
+        if let Some(base) = Base::cached(cache, &id)? {
+            return Ok(base);
+        }
+        let config_bytes = registry.blob(&config)?;
+        blobs.put(&config_bytes, Some(&config))?;
+        let base = Base::from_config(&id, config_bytes)?;
+        let layers = value["layers"].as_array().context("the base's manifest lists no layers")?;
+        if layers.len() != base.diff_ids.len() {
+            bail!(
+                "the base's manifest lists {} layers for {} diff_ids",
+                layers.len(),
+                base.diff_ids.len()
+            );
+        }
+        for (layer, diff_id) in layers.iter().zip(&base.diff_ids) {
+            if blobs.has(diff_id) {
+                continue;
+            }
+            let digest = layer["digest"]
+                .as_str()
+                .and_then(Sha256::from_prefixed)
+                .context("a layer digest")?;
+            let media_type = layer["mediaType"].as_str().unwrap_or_default();
+            if media_type.contains("zstd") {
+                bail!(
+                    "the base layer {digest} is zstd-compressed; xtask reads gzip and plain layers"
+                );
+            }
+            let packed = registry.blob(&digest)?;
+            let tar = if packed.starts_with(&[0x1f, 0x8b]) {
+                let mut tar = Vec::new();
+                flate2::read::GzDecoder::new(packed.as_slice())
+                    .read_to_end(&mut tar)
+                    .with_context(|| format!("unpack the base layer {digest}"))?;
+                tar
+            } else {
+                packed
+            };
+            blobs.put(&tar, Some(diff_id))?;
+        }
+        blobs.put(&bytes, Some(manifest))?;
+        fs::create_dir_all(cache.join("bases"))?;
+        crate::files::write_atomic(&cache.join("bases").join(config.hex()), &id)?;
+        Ok(base)
+    }
+
+    /// The platform the base's config declares (`linux/arm64`).
+    pub fn platform(&self) -> String {
+        let get = |key: &str| self.config[key].as_str().unwrap_or("?").to_string();
+        format!("{}/{}", get("os"), get("architecture"))
+    }
+}
+
 impl Blobs {
     /// The gzip blob of the layer `diff_id` (stored uncompressed), made once and remembered
     /// (`<cache>/blobs/gzip/<diff_id>` holds its digest).

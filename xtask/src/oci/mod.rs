@@ -6,4 +6,5 @@ pub mod base;
 pub mod image;
 pub mod layer;
 pub mod output;
+pub mod platform;
 pub mod registry;

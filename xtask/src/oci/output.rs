@@ -10,6 +10,7 @@ use serde_json::json;
 
 use super::base::Blobs;
 use super::image::{self, Descriptor};
+use super::platform::Platform;
 use crate::hash::Sha256;
 
 /// An assembled image: its config (whose digest is the engine's image id) and its layers'
@@ -84,22 +85,63 @@ pub fn docker_archive(
 /// Writes (or adds to) an OCI image layout folder: every blob, the manifest, and an
 /// `index.json` entry naming it `tag`. Returns the manifest's digest.
 pub fn oci_layout(image: &Assembled, blobs: &Blobs, tag: &str, dir: &Utf8Path) -> Result<Sha256> {
+    let (digest, size) = put_image(image, blobs, dir)?;
+    name_in_layout(dir, tag, image::MANIFEST_TYPE, &digest, size)?;
+    Ok(digest)
+}
+
+/// Writes (or adds to) an OCI image layout folder: every image's blobs and manifest, and an
+/// image index over them, named `tag` in `index.json`. Returns the index's digest.
+pub fn oci_layout_index(
+    images: &[(Platform, &Assembled)],
+    blobs: &Blobs,
+    tag: &str,
+    dir: &Utf8Path,
+) -> Result<Sha256> {
+    let mut manifests = Vec::new();
+    for (platform, image) in images {
+        let (digest, size) = put_image(image, blobs, dir)?;
+        manifests.push((platform.clone(), digest, size));
+    }
+    let index = super::platform::index(&manifests)?;
+    let digest = Sha256::of(&index);
+    put_blob(dir, &digest, &index)?;
+    name_in_layout(dir, tag, super::platform::INDEX_TYPE, &digest, index.len() as u64)?;
+    Ok(digest)
+}
+
+/// Writes an image's config, layers (gzip) and manifest into the layout's blobs; returns the
+/// manifest's digest and size.
+fn put_image(image: &Assembled, blobs: &Blobs, dir: &Utf8Path) -> Result<(Sha256, u64)> {
     let (manifest, layers) = image.manifest(blobs)?;
-    let blob_dir = dir.join("blobs").join("sha256");
-    fs::create_dir_all(&blob_dir)?;
-    let put = |digest: &Sha256, bytes: &[u8]| -> Result<()> {
-        let path = blob_dir.join(digest.hex());
-        if !path.is_file() {
-            crate::files::write_atomic(&path, bytes)?;
-        }
-        Ok(())
-    };
-    put(&image.id(), &image.config)?;
+    put_blob(dir, &image.id(), &image.config)?;
     for layer in &layers {
-        put(&layer.digest, &blobs.get(&layer.digest)?)?;
+        put_blob(dir, &layer.digest, &blobs.get(&layer.digest)?)?;
     }
     let digest = Sha256::of(&manifest);
-    put(&digest, &manifest)?;
+    put_blob(dir, &digest, &manifest)?;
+    Ok((digest, manifest.len() as u64))
+}
+
+fn put_blob(dir: &Utf8Path, digest: &Sha256, bytes: &[u8]) -> Result<()> {
+    let blob_dir = dir.join("blobs").join("sha256");
+    fs::create_dir_all(&blob_dir)?;
+    let path = blob_dir.join(digest.hex());
+    if !path.is_file() {
+        crate::files::write_atomic(&path, bytes)?;
+    }
+    Ok(())
+}
+
+/// Names `digest` (a manifest or an index) `tag` in the layout's `index.json`, replacing any
+/// entry of that name.
+fn name_in_layout(
+    dir: &Utf8Path,
+    tag: &str,
+    media_type: &str,
+    digest: &Sha256,
+    size: u64,
+) -> Result<()> {
     crate::files::write_atomic(&dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#)?;
     let index_path = dir.join("index.json");
     let mut index: serde_json::Value = match fs::read(&index_path) {
@@ -109,11 +151,11 @@ pub fn oci_layout(image: &Assembled, blobs: &Blobs, tag: &str, dir: &Utf8Path) -
     let manifests = index["manifests"].as_array_mut().context("index.json has no manifests")?;
     manifests.retain(|m| m["annotations"]["org.opencontainers.image.ref.name"] != tag);
     manifests.push(json!({
-        "mediaType": image::MANIFEST_TYPE,
+        "mediaType": media_type,
         "digest": digest.prefixed(),
-        "size": manifest.len(),
+        "size": size,
         "annotations": {"org.opencontainers.image.ref.name": tag},
     }));
     crate::files::write_atomic(&index_path, serde_json::to_vec_pretty(&index)?)?;
-    Ok(digest)
+    Ok(())
 }

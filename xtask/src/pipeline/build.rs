@@ -380,7 +380,7 @@ fn extension_build(dir: &Utf8Path, ext: &Extension, app: &str, build: Build) -> 
 
 /// OCI labels; revision and created describe the build, so they are not in the fingerprint.
 /// The source is the remote's URL without credentials (see [`public_url`]).
-fn labels(
+pub(super) fn labels(
     session: &Session,
     root: &Utf8Path,
     pkg: &Package,

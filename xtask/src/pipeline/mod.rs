@@ -19,6 +19,7 @@ pub mod build;
 pub mod dev;
 pub mod fetch;
 pub mod plan;
+pub mod platforms;
 pub mod probe;
 pub mod shared;
 pub mod stage;

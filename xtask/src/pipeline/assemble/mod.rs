@@ -22,6 +22,7 @@ use crate::oci::base::{Base, Blobs};
 use crate::oci::image::{self, Settings};
 use crate::oci::layer::Tree;
 use crate::oci::output::Assembled;
+use crate::oci::platform::Platform;
 use crate::session::Session;
 
 /// An assembled image and what remains to do with it.
@@ -208,12 +209,47 @@ pub fn push(session: &Session, image: &Assembled, reference: &str) -> Result<Str
     let (host, name, tag) = crate::oci::registry::split(reference)
         .with_context(|| format!("{reference} names no registry to push to"))?;
     let registry = crate::oci::registry::Repository::new(&host, &name);
-    let (manifest, layers) = image.manifest(&blobs)?;
+    push_image(&registry, &blobs, image, Some(&tag)).map(|(digest, _)| digest)
+}
+
+/// Pushes one image per platform (each manifest by its digest), then the index over them
+/// under the reference's tag. Returns the index's digest.
+pub fn push_index(
+    session: &Session,
+    images: &[(Platform, &Assembled)],
+    reference: &str,
+) -> Result<String> {
+    let blobs = Blobs::new(&session.repo()?.cache);
+    let (host, name, tag) = crate::oci::registry::split(reference)
+        .with_context(|| format!("{reference} names no registry to push to"))?;
+    let registry = crate::oci::registry::Repository::new(&host, &name);
+    let mut manifests = Vec::new();
+    for (platform, image) in images {
+        let (digest, size) = push_image(&registry, &blobs, image, None)?;
+        let digest = crate::hash::Sha256::from_prefixed(&digest).context("a manifest digest")?;
+        manifests.push((platform.clone(), digest, size));
+    }
+    let index = crate::oci::platform::index(&manifests)?;
+    registry.push_manifest(&tag, crate::oci::platform::INDEX_TYPE, &index)
+}
+
+/// Every blob of `image` the registry lacks, then its manifest under `tag` (or its digest).
+/// Returns the manifest's digest and size.
+fn push_image(
+    registry: &crate::oci::registry::Repository,
+    blobs: &Blobs,
+    image: &Assembled,
+    tag: Option<&str>,
+) -> Result<(String, u64)> {
+    let (manifest, layers) = image.manifest(blobs)?;
     for layer in &layers {
         registry.push_blob(&layer.digest, &blobs.get(&layer.digest)?)?;
     }
     registry.push_blob(&image.id(), &image.config)?;
-    registry.push_manifest(&tag, image::MANIFEST_TYPE, &manifest)
+    let by_digest = crate::hash::Sha256::of(&manifest).prefixed();
+    let digest =
+        registry.push_manifest(tag.unwrap_or(&by_digest), image::MANIFEST_TYPE, &manifest)?;
+    Ok((digest, manifest.len() as u64))
 }
 
 /// Writes the image into the OCI layout folder `dir` under `tag`, with its SBOM beside it.

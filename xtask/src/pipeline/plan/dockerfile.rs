@@ -13,6 +13,7 @@ use crate::image::dockerignore::DockerIgnore;
 use crate::model::Repo;
 
 /// What a project's `Dockerfile` is to xtask.
+#[derive(Clone)]
 pub enum ProjectDockerfile {
     /// No Dockerfile: the template alone.
     None,
@@ -24,6 +25,7 @@ pub enum ProjectDockerfile {
 }
 
 /// A Dockerfile that extends the template's image, and the context xtask sends for it.
+#[derive(Clone)]
 pub struct Extension {
     /// `projects/x/Dockerfile`, for messages.
     pub path: String,

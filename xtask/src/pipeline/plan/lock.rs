@@ -20,6 +20,7 @@ pub enum Groups {
 }
 
 /// A project's third-party set, read from its lock; nothing fetched yet.
+#[derive(Clone)]
 pub struct Resolved {
     pub pinned: Vec<Pinned>,
     /// The Python the set was chosen for.
@@ -33,6 +34,7 @@ pub struct Resolved {
 }
 
 /// A project's lock: where it is (repo-relative and absolute), which format, its text.
+#[derive(Clone)]
 pub struct LockFile {
     pub rel: String,
     pub path: Utf8PathBuf,

@@ -33,6 +33,7 @@ pub struct Request {
 }
 
 /// One project to build: where it is, what it will be called, and what goes into it.
+#[derive(Clone)]
 pub struct Target {
     pub idx: usize,
     /// The image's name, without registry or tag (`gw-iaas/export`).
