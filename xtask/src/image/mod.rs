@@ -5,6 +5,9 @@ pub mod dockerfile;
 pub mod dockerignore;
 pub mod reference;
 
+/// Where every image (and the templates) put the venv.
+pub const VENV: &str = "/opt/venv";
+
 /// RFC 3339 UTC time of a UNIX timestamp (for the `created` label), without a date library.
 pub fn rfc3339(secs: u64) -> String {
     let days = (secs / 86_400) as i64;

@@ -105,12 +105,7 @@ impl Client {
     /// The body of `url` as text (a simple-API page).
     pub fn text(&self, url: &str, accept: &str) -> Result<(String, String)> {
         let response = self.get(url, accept)?;
-        let kind = response
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_string();
+        let kind = content_type(&response);
         let mut body = String::new();
         response
             .into_body()
@@ -152,6 +147,12 @@ impl Resolver for OnceResolver {
         known.insert(key, addrs.clone());
         Ok(addrs)
     }
+}
+
+/// The response's `Content-Type`, or empty.
+pub fn content_type(response: &ureq::http::Response<ureq::Body>) -> String {
+    let kind = response.headers().get("content-type").and_then(|v| v.to_str().ok());
+    kind.unwrap_or_default().to_string()
 }
 
 /// What to do about a 401/403/404, for the message.

@@ -230,12 +230,7 @@ impl Repository {
         if !response.status().is_success() {
             bail!("the registry {} answered HTTP {} for {reference}", self.host, response.status());
         }
-        let kind = response
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_string();
+        let kind = crate::net::content_type(&response);
         let mut bytes = Vec::new();
         response.body_mut().as_reader().take(16 << 20).read_to_end(&mut bytes)?;
         Ok(Some((kind, bytes)))

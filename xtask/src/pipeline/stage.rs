@@ -23,8 +23,7 @@ use crate::wheel::install::{install, Layout, Placed};
 pub const TEMPLATE: &str = "docker/project.Dockerfile";
 /// Bumped when the staging layout changes, so old images are not taken for up to date.
 const LAYOUT: &str = "xtask-context-3";
-/// Where the templates put the venv.
-pub const VENV: &str = "/opt/venv";
+pub use crate::image::VENV;
 
 /// The venv layout of the runtime's Python.
 pub fn layout(runtime: &Runtime) -> Layout {

@@ -9,12 +9,12 @@ use camino::{Utf8Path, Utf8PathBuf};
 use fs_err as fs;
 
 use super::plan::{sources, Job};
-use super::stage::VENV;
 use super::toolchain::lockfile::LockedEnv;
 use super::toolchain::ENVS;
 use crate::engine::Container;
 use crate::files::owner_of;
 use crate::hash::Sha256;
+use crate::image::VENV;
 use crate::model::names::PackageName;
 use crate::model::Repo;
 use crate::session::Session;
