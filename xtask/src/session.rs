@@ -31,6 +31,8 @@ pub struct Session {
     runtimes: RefCell<BTreeMap<String, Runtime>>,
     net: OnceCell<Client>,
     shared: OnceCell<Option<Shared>>,
+    /// Image references announced before the engine was connected (see `expect_image`).
+    expected: RefCell<Vec<String>>,
 }
 
 /// `cell`'s value, computed by `make` the first time.
@@ -57,6 +59,7 @@ impl Session {
             runtimes: RefCell::new(BTreeMap::new()),
             net: OnceCell::new(),
             shared: OnceCell::new(),
+            expected: RefCell::new(Vec::new()),
         })
     }
 
@@ -89,8 +92,20 @@ impl Session {
             if let Some(repo) = self.repo.get() {
                 engine.register_in(repo.runs());
             }
+            for reference in self.expected.take() {
+                engine.expect(&reference);
+            }
             Ok(engine)
         })
+    }
+
+    /// Announces an image the run will inspect, so that it rides along with the engine's first
+    /// inspect call ([`Engine::expect`]); connects nothing.
+    pub fn expect_image(&self, reference: &str) {
+        match self.engine.get() {
+            Some(engine) => engine.expect(reference),
+            None => self.expected.borrow_mut().push(reference.to_string()),
+        }
     }
 
     /// Uses the registry `registry` as a shared cache when the config opts in (set once).

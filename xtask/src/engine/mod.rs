@@ -28,6 +28,8 @@ pub struct Engine {
     swept: std::cell::Cell<bool>,
     /// What `inspect` found this run, forgotten whenever this run changes the engine's images.
     known: std::cell::RefCell<BTreeMap<String, Option<ImageInfo>>>,
+    /// References to ask for with the next inspect.
+    expected: std::cell::RefCell<Vec<String>>,
 }
 
 /// The engine binary: `$DOCKER`, or `docker` on PATH.
@@ -79,8 +81,8 @@ impl Engine {
     }
 
     fn with(bin: String) -> Engine {
-        let (runs, swept, known) = Default::default();
-        Engine { bin, runs, swept, known }
+        let (runs, swept, known, expected) = Default::default();
+        Engine { bin, runs, swept, known, expected }
     }
 
     /// Forgets what `inspect` found: called by every call that adds, moves or removes images.
@@ -324,35 +326,45 @@ impl Engine {
     }
 
     /// Inspects several references in one engine call; `None` for each that does not exist.
+    /// What this run found is remembered; references announced with [`Engine::expect`] are
+    /// asked in the same call.
     pub fn inspect(&self, sh: &Shell, references: &[&str]) -> Result<Vec<Option<ImageInfo>>> {
-        let known: Option<Vec<_>> = {
+        let unknown: Vec<&str> = {
             let known = self.known.borrow();
-            references.iter().map(|r| known.get(*r).cloned()).collect()
+            references.iter().copied().filter(|r| !known.contains_key(*r)).collect()
         };
-        if let Some(known) = known {
-            return Ok(known);
+        if !unknown.is_empty() {
+            let expected = self.expected.take();
+            let mut asked = unknown.clone();
+            for e in &expected {
+                if !asked.contains(&e.as_str()) && !self.known.borrow().contains_key(e) {
+                    asked.push(e);
+                }
+            }
+            let found = self.inspect_all(sh, &asked)?;
+            if asked.len() == 1 || found.len() == asked.len() {
+                // One reference, or every one exists and the engine answers in order: no name
+                // matching needed (docker.io/library/python:3.11 is tagged python:3.11).
+                let mut known = self.known.borrow_mut();
+                for (n, r) in asked.iter().enumerate() {
+                    known.insert(r.to_string(), found.get(n).map(ImageInfo::of));
+                }
+            } else {
+                // Some are missing: ask for each alone (the expected ones are left for later).
+                for r in unknown {
+                    let one = self.inspect_all(sh, &[r])?.first().map(ImageInfo::of);
+                    self.known.borrow_mut().insert(r.to_string(), one);
+                }
+            }
         }
-        let found = self.inspect_uncached(sh, references)?;
-        let mut known = self.known.borrow_mut();
-        known.extend(references.iter().map(ToString::to_string).zip(found.iter().cloned()));
-        Ok(found)
+        let known = self.known.borrow();
+        Ok(references.iter().map(|r| known.get(*r).cloned().flatten()).collect())
     }
 
-    fn inspect_uncached(&self, sh: &Shell, references: &[&str]) -> Result<Vec<Option<ImageInfo>>> {
-        let found = self.inspect_all(sh, references)?;
-        if let [_] = references {
-            return Ok(vec![found.first().map(ImageInfo::of)]);
-        }
-        if found.len() == references.len() {
-            // Every reference exists, and the engine answers in order: no name matching needed
-            // (a reference such as docker.io/library/python:3.11 is tagged python:3.11).
-            return Ok(found.iter().map(|img| Some(ImageInfo::of(img))).collect());
-        }
-        // Some are missing: ask for each alone, so that no name needs matching by hand.
-        references
-            .iter()
-            .map(|r| Ok(self.inspect_all(sh, &[r])?.first().map(ImageInfo::of)))
-            .collect()
+    /// Announces a reference a later `inspect` will ask for, so that it rides along with the
+    /// next call (a no-op build then asks the engine once).
+    pub fn expect(&self, reference: &str) {
+        self.expected.borrow_mut().push(reference.to_string());
     }
 
     /// `docker image inspect` of `references`: the images found (missing ones left out).

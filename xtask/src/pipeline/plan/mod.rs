@@ -77,6 +77,8 @@ pub fn targets(session: &Session, request: &Request) -> Result<Vec<Target>> {
         }
         let (name, reference) = image_reference(repo, idx, request)?;
         refuse_shared_name(repo, idx, &name)?;
+        // The build asks whether the tag exists: with the runtime image's call, not after.
+        session.expect_image(&reference);
         let python = python::of_project(
             session,
             idx,
