@@ -258,3 +258,63 @@ fn uv_lock_versions_split_by_markers() {
     // The newest Python the project allows here (3.13) gets the numpy entry for >= 3.12.
     assert_eq!(run_in(calc, &["calc"]), "calc 1.0.0: mathx 0.1.0, numpy 2.5.5");
 }
+
+/// Writes `files` (path, text) under `dir`.
+fn write_files(dir: &Path, files: &[(&str, &str)]) {
+    for (path, content) in files {
+        let path = dir.join(path);
+        fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+        fs_err::write(path, content).unwrap();
+    }
+}
+
+/// A uv workspace whose root is the repo's root and gives its members their sources (as
+/// otel-python and pydantic-ai do), and a setup.py-only package (as zulip's).
+#[test]
+fn a_workspace_at_the_repo_root_locks_there_and_its_sources_reach_the_members() {
+    let repo = scratch("root-workspace");
+    let member = |name: &str, deps: &str| {
+        format!(
+            "[project]\nname = \"{name}\"\nversion = \"0.1.0\"\nrequires-python = \">=3.11\"\n\
+             dependencies = [{deps}]\n\n[build-system]\nrequires = [\"hatchling\"]\n\
+             build-backend = \"hatchling.build\"\n"
+        )
+    };
+    let (lib, app) = (member("ws-lib", ""), member("ws-app", "\"ws-lib>=0.1\", \"six\""));
+    write_files(
+        &repo,
+        &[
+            (
+                "pyproject.toml",
+                "[tool.uv.workspace]\nmembers = [\"lib\", \"app\"]\n\n[tool.uv.sources]\n\
+                 ws-lib = { workspace = true }\n",
+            ),
+            ("lib/pyproject.toml", &lib),
+            ("lib/ws_lib/__init__.py", "VALUE = 42\n"),
+            ("app/pyproject.toml", &app),
+            ("app/ws_app/__init__.py", "from ws_lib import VALUE\n"),
+            (
+                "legacy/setup.py",
+                "from setuptools import setup\nsetup(name='legacy', version='1.0')\n",
+            ),
+            ("legacy/legacy/__init__.py", ""),
+        ],
+    );
+    // Locking the member locks the workspace at the root: the repo is mounted once, writable.
+    let out = xtask(&repo, &shared_cache(), &["lock", "app"]);
+    assert!(out.status.success(), "lock app:\n{}", text(&out.stderr));
+    assert!(repo.join("uv.lock").is_file());
+    // uv records ws-lib without its specifier (the root's source makes it local): not stale.
+    let (_, images) = build_all(&repo, &tag("rootws"));
+    let probe = "import ws_app, six; print(ws_app.VALUE)";
+    assert_eq!(run_in(image(&images, "app"), &["python", "-c", probe]), "42");
+    // A package uv cannot lock is named with what to add, before any container starts.
+    let out = xtask(&repo, &shared_cache(), &["lock", "legacy"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("legacy declares its package in setup.py")
+            && stderr.contains("legacy/pyproject.toml"),
+        "{stderr}"
+    );
+}

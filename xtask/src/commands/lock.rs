@@ -66,6 +66,18 @@ fn tool_of(session: &Session, idx: usize) -> Result<Tool> {
     if !has("pyproject.toml") && (has("pylock.toml")) {
         bail!("{} is locked by its pylock.toml, which another tool writes (`uv export --format pylock.toml`, `pip lock`); run that tool", pkg.dir);
     }
+    // uv locks a project: without a [project] table here it would walk up to an outer
+    // pyproject.toml and lock (and write) that instead.
+    let table: Option<toml::Table> = toml::from_str(&text).ok();
+    if !table.is_some_and(|t| t.contains_key("project")) {
+        bail!(
+            "{dir} declares its package in setup.py or setup.cfg only, and uv (which xtask locks \
+             such packages with) locks a pyproject.toml [project]; add {dir}/pyproject.toml with \
+             [project] name, version and dependencies, or write {dir}/pylock.toml with \
+             `pip lock` (pip ≥ 25.1) from its requirements",
+            dir = pkg.dir
+        );
+    }
     Ok(Tool::Uv { dir: pkg.dir.clone() })
 }
 
@@ -97,9 +109,8 @@ fn poetry_lock(session: &Session, idx: usize) -> Result<()> {
         .with(&crate::hostenv::pip())
         .with(&crate::hostenv::poetry())
         .env("POETRY_CACHE_DIR=/tmp/poetry-cache")
-        .mount(&poetry_cache, "/tmp/poetry-cache")
-        .mount_ro(&repo.root, "/repo")
-        .mount(&host_dir, &inside)
+        .mount(&poetry_cache, "/tmp/poetry-cache");
+    let container = writable_at(container, &repo.root, &host_dir, &inside)
         .workdir(&inside)
         .command(["poetry", "lock", "--no-interaction"]);
     session
@@ -107,6 +118,21 @@ fn poetry_lock(session: &Session, idx: usize) -> Result<()> {
         .run(&session.sh, &container)
         .map(drop)
         .with_context(|| format!("lock {} with Poetry {}", pkg.dir, repo.config.toolchain.poetry))
+}
+
+/// The repo at /repo, read-only but for the folder being locked (`inside`). A package at the
+/// repo's root makes the whole repo writable: two mounts at one point are an engine error.
+fn writable_at(
+    container: Container,
+    root: &camino::Utf8Path,
+    host_dir: &camino::Utf8Path,
+    inside: &str,
+) -> Container {
+    if inside == "/repo" {
+        container.mount(root, "/repo")
+    } else {
+        container.mount_ro(root, "/repo").mount(host_dir, inside)
+    }
 }
 
 /// `uv lock` with the pinned uv, in the Python image the project runs on (uv needs an
@@ -135,9 +161,8 @@ fn uv_lock(session: &Session, idx: usize, dir: &str) -> Result<()> {
             .env("UV_PYTHON_DOWNLOADS=never")
             .env("UV_NO_CACHE=1")
             .mount_ro(&uv_dir, "/opt/uv")
-            .mount(&work, "/work")
-            .mount_ro(&repo.root, "/repo")
-            .mount(&host_dir, &inside)
+            .mount(&work, "/work");
+        let container = writable_at(container, &repo.root, &host_dir, &inside)
             .workdir(&inside)
             .command(["/opt/uv/uv", "lock", "--python", "python3"]);
         session.engine()?.run(&session.sh, &container).map(drop)

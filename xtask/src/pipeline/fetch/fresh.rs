@@ -25,9 +25,14 @@ pub(super) fn check(session: &Session, resolved: &Resolved) -> Result<()> {
 /// uv recorded when it locked.
 fn uv_lock(session: &Session, resolved: &Resolved, lock: &LockFile) -> Result<()> {
     let repo = session.repo()?;
-    let Some(pkg) = repo.graph.packages.iter().find(|p| p.dir == resolved.dir) else {
+    let Some(idx) = repo.graph.packages.iter().position(|p| p.dir == resolved.dir) else {
         return Ok(());
     };
+    let pkg = &repo.graph.packages[idx];
+    // Local dependencies (by their own source or one the workspace root gives) are recorded by
+    // uv without a specifier.
+    let local: Vec<usize> =
+        repo.graph.edges.iter().filter(|e| e.from == idx).map(|e| e.dep).collect();
     let recorded = uv::recorded_requirements(&lock.text, &pkg.name).map_err(anyhow::Error::msg)?;
     let Some(recorded) = recorded else {
         bail!("{} does not list {}; run `cargo xtask lock {}`", lock.rel, pkg.name, pkg.dir)
@@ -36,9 +41,12 @@ fn uv_lock(session: &Session, resolved: &Resolved, lock: &LockFile) -> Result<()
         .manifest
         .deps
         .iter()
-        .filter(|d| d.group == MAIN)
-        .map(|d| match &d.source {
-            Source::Registry(spec) => (d.name.clone(), uv::canonical_specifier(spec)),
+        .enumerate()
+        .filter(|(_, d)| d.group == MAIN)
+        .map(|(n, d)| match &d.source {
+            Source::Registry(spec) if !local.contains(&n) => {
+                (d.name.clone(), uv::canonical_specifier(spec))
+            }
             _ => (d.name.clone(), String::new()),
         })
         .collect();
