@@ -268,6 +268,12 @@ fn write_files(dir: &Path, files: &[(&str, &str)]) {
     }
 }
 
+/// A member whose dependencies setuptools reads from a file when it builds.
+const DYNAMIC: &str = "[project]\nname = \"ws-dyn\"\nversion = \"0.1.0\"\n\
+    requires-python = \">=3.11\"\ndynamic = [\"dependencies\"]\n\n[tool.setuptools.dynamic]\n\
+    dependencies = { file = [\"requirements.in\"] }\n\n[build-system]\n\
+    requires = [\"setuptools>=68\"]\nbuild-backend = \"setuptools.build_meta\"\n";
+
 /// A uv workspace whose root is the repo's root and gives its members their sources (as
 /// otel-python and pydantic-ai do), and a setup.py-only package (as zulip's).
 #[test]
@@ -286,7 +292,7 @@ fn a_workspace_at_the_repo_root_locks_there_and_its_sources_reach_the_members() 
         &[
             (
                 "pyproject.toml",
-                "[tool.uv.workspace]\nmembers = [\"lib\", \"app\"]\n\n[tool.uv.sources]\n\
+                "[tool.uv.workspace]\nmembers = [\"lib\", \"app\", \"dyn\"]\n\n[tool.uv.sources]\n\
                  ws-lib = { workspace = true }\n",
             ),
             ("lib/pyproject.toml", &lib),
@@ -298,6 +304,10 @@ fn a_workspace_at_the_repo_root_locks_there_and_its_sources_reach_the_members() 
                 "from setuptools import setup\nsetup(name='legacy', version='1.0')\n",
             ),
             ("legacy/legacy/__init__.py", ""),
+            // Its dependencies come from a file at build time (as mcp's from a hatch hook).
+            ("dyn/pyproject.toml", DYNAMIC),
+            ("dyn/requirements.in", "ws-lib\n"),
+            ("dyn/ws_dyn/__init__.py", "from ws_lib import VALUE\n"),
         ],
     );
     // Locking the member locks the workspace at the root: the repo is mounted once, writable.
@@ -305,9 +315,22 @@ fn a_workspace_at_the_repo_root_locks_there_and_its_sources_reach_the_members() 
     assert!(out.status.success(), "lock app:\n{}", text(&out.stderr));
     assert!(repo.join("uv.lock").is_file());
     // uv records ws-lib without its specifier (the root's source makes it local): not stale.
-    let (_, images) = build_all(&repo, &tag("rootws"));
+    let out = xtask(&repo, &shared_cache(), &["build-image", "app", "--tag", &tag("rootws")]);
+    assert!(out.status.success(), "build-image app:\n{}", text(&out.stderr));
+    let app = format!("ws-app:{}", tag("rootws"));
     let probe = "import ws_app, six; print(ws_app.VALUE)";
-    assert_eq!(run_in(image(&images, "app"), &["python", "-c", probe]), "42");
+    assert_eq!(run_in(&app, &["python", "-c", probe]), "42");
+    // A dependency computed at build time is out of the graph: the image would lack it, and
+    // the build says so instead of tagging a broken image.
+    let out = xtask(&repo, &shared_cache(), &["build-image", "dyn", "--tag", &tag("rootws")]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("ws-dyn requires ws-lib") && stderr.contains("dynamic"), "{stderr}");
+    let tagged = std::process::Command::new("docker")
+        .args(["image", "inspect", &format!("ws-dyn:{}", tag("rootws"))])
+        .output()
+        .unwrap();
+    assert!(!tagged.status.success(), "a broken image was tagged");
     // A package uv cannot lock is named with what to add, before any container starts.
     let out = xtask(&repo, &shared_cache(), &["lock", "legacy"]);
     assert_eq!(out.status.code(), Some(1));

@@ -45,6 +45,9 @@ pub struct Manifest {
     /// Its version comes from git through a build plugin (setuptools-scm, hatch-vcs, pdm's
     /// scm source, poetry-dynamic-versioning, versioningit).
     pub vcs_version: bool,
+    /// `[project] dynamic` lists `dependencies` and nothing here declares them: the backend
+    /// computes them at build time, out of the graph's sight.
+    pub dynamic_deps: bool,
 }
 
 /// How a package's wheel is built (PEP 517), defaults applied.
@@ -274,7 +277,12 @@ fn read_main(
         for req in str_array(value, "[project] dependencies")? {
             m.deps.push(pep508_dep(&req, MAIN, "[project] dependencies", enrich)?);
         }
-    } else if let Some(table) = enrich.poetry {
+    } else if enrich.poetry.is_none() {
+        let dynamic = project.and_then(|p| p.get("dynamic")).and_then(Value::as_array);
+        m.dynamic_deps =
+            dynamic.is_some_and(|d| d.iter().any(|v| v.as_str() == Some("dependencies")));
+    }
+    if let (None, Some(table)) = (project.and_then(|p| p.get("dependencies")), enrich.poetry) {
         // Poetry 1.x, or Poetry 2 with `dependencies` left dynamic.
         let enabled = poetry_extras(poetry)?;
         for (raw, value) in table.iter().filter(|(raw, _)| *raw != "python") {

@@ -189,6 +189,7 @@ fn one(
         }
     }
     session.ui.trace("check the wheelhouse byte for byte", t0);
+    requirements_met(inputs, &pkg.dir)?;
     let t0 = Instant::now();
     let labels = labels(session, &repo.root, pkg, &fingerprint);
     session.ui.trace("labels (git)", t0);
@@ -212,6 +213,29 @@ fn one(
     }
     session.ui.step(&format!("build {}", target.reference), t);
     Ok(Outcome::Done(Box::new(Image { assembled, sbom, ..image(info, Status::Built) })))
+}
+
+/// Refuses an image whose packages require one that is not in it: a dependency computed at
+/// build time (`dynamic = ["dependencies"]`, a setup.py) escapes the graph, and pip would not
+/// have caught it either: the image is installed from the lock, with no resolver.
+pub(super) fn requirements_met(inputs: &ImageInputs, project: &str) -> Result<()> {
+    let mut dists = Vec::new();
+    for (wheel, _) in inputs.context.layers.iter().flat_map(|l| &l.wheels) {
+        dists.push(crate::wheel::requires::of_wheel(wheel).map_err(anyhow::Error::msg)?);
+    }
+    let unmet = crate::wheel::requires::unmet(&dists, &inputs.runtime);
+    if unmet.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> =
+        unmet.iter().map(|(who, what)| format!("{who} requires {what}")).collect();
+    bail!(
+        "the image of {project} would miss packages its own packages require: {}. A dependency \
+         a manifest computes at build time (`dynamic = [\"dependencies\"]`, setup.py) is not \
+         in the graph: declare it statically in the manifest of the package that needs it \
+         (a local package with a path or workspace source)",
+        list.join("; ")
+    )
 }
 
 /// The image and its base as the registry has them: compressed sizes, the base's layers first.

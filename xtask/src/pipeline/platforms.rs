@@ -121,6 +121,7 @@ fn for_platform(
     }
     let target = Target { runtime, third_party, ..target.clone() };
     let inputs = ImageInputs::collect(repo, &target, &house, local)?;
+    build::requirements_met(&inputs, &pkg.dir)?;
     let fingerprint = inputs.fingerprint(&format!("{}\nplatform {}", base.id, platform.name()))?;
     let labels = build::labels(session, &repo.root, pkg, &fingerprint);
     let created = rfc3339(build::created(session, &repo.root));

@@ -3,6 +3,7 @@
 pub mod cache;
 pub mod install;
 pub mod name;
+pub mod requires;
 pub mod rewrite;
 pub mod sdist;
 

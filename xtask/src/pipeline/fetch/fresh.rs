@@ -29,6 +29,11 @@ fn uv_lock(session: &Session, resolved: &Resolved, lock: &LockFile) -> Result<()
         return Ok(());
     };
     let pkg = &repo.graph.packages[idx];
+    if pkg.manifest.dynamic_deps {
+        // uv recorded what the backend computed; the manifest says nothing to compare with. The
+        // build checks instead that the image holds every package its packages require.
+        return Ok(());
+    }
     // Local dependencies (by their own source or one the workspace root gives) are recorded by
     // uv without a specifier.
     let local: Vec<usize> =
