@@ -87,6 +87,13 @@ pub fn adopt(text: &str, paths: &dyn Paths) -> Adopted {
                 root = ins.args.trim() == "root" || ins.args.trim() == "0";
                 out.push(original);
             }
+            "CMD" | "ENTRYPOINT" if original.contains("venv/bin/") => {
+                dropped.push(format!(
+                    "line {}: {}: programs of a venv named bare (/opt/venv/bin is on PATH)",
+                    ins.line, ins.keyword
+                ));
+                out.push(bare_venv_programs(&original));
+            }
             k if KEPT.contains(&k) => out.push(original),
             "RUN" => {
                 let (kept, gone) = run(&ins.args);
@@ -113,10 +120,87 @@ pub fn adopt(text: &str, paths: &dyn Paths) -> Adopted {
     if root && !user_set {
         out.push("USER app".into());
     }
-    let python_base =
-        base.rsplit('/').next().is_some_and(|b| b.starts_with("python:") || b == "python");
-    let runtime_image = (!python_base && !base.is_empty()).then(|| base.clone());
+    let runtime_image = runtime_image(&all[..stages[0]], &all[last], &base, &mut dropped);
     Adopted { text: out.join("\n") + "\n", dropped, runtime_image }
+}
+
+/// The base of the last stage, its build arguments replaced by their defaults, when it is not
+/// a Python image (xtask's own base): CUDA, Triton, conda… become the project's runtime image.
+fn runtime_image(
+    before_first_from: &[Instruction],
+    from: &Instruction,
+    base: &str,
+    dropped: &mut Vec<String>,
+) -> Option<String> {
+    match substitute(base, &global_args(before_first_from)) {
+        Some(b) if b.is_empty() || python_base(&b) => None,
+        Some(b) => Some(b),
+        None => {
+            dropped.push(format!(
+                "line {}: FROM {base}: a build argument without a default; set the project's \
+                 runtime_image in docker/images.toml if it needs that base",
+                from.line
+            ));
+            None
+        }
+    }
+}
+
+fn python_base(image: &str) -> bool {
+    image.rsplit('/').next().is_some_and(|b| b.starts_with("python:") || b == "python")
+}
+
+/// The `ARG name=default` declared before the first FROM (the ones FROM may use).
+fn global_args(before_first_from: &[Instruction]) -> Vec<(String, String)> {
+    let mut args: Vec<(String, String)> = Vec::new();
+    for ins in before_first_from.iter().filter(|i| i.keyword == "ARG") {
+        for word in super::dockerfile::shell_words(&ins.args) {
+            if let Some((k, v)) = word.split_once('=') {
+                let v = substitute(v, &args).unwrap_or_else(|| v.to_string());
+                args.push((k.to_string(), v));
+            }
+        }
+    }
+    args
+}
+
+/// `text` with `$NAME`, `${NAME}` and `${NAME:-default}` replaced from `args`; `None` when a
+/// name has no value.
+fn substitute(text: &str, args: &[(String, String)]) -> Option<String> {
+    let value = |name: &str| args.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        let (expr, tail) = if let Some(inner) = after.strip_prefix('{') {
+            let close = inner.find('}')?;
+            (&inner[..close], &inner[close + 1..])
+        } else {
+            let len =
+                after.find(|c: char| !c.is_ascii_alphanumeric() && c != '_').unwrap_or(after.len());
+            (&after[..len], &after[len..])
+        };
+        let (name, default) = match expr.split_once(":-") {
+            Some((n, d)) => (n, Some(d.to_string())),
+            None => (expr, None),
+        };
+        out.push_str(&value(name).or(default)?);
+        rest = tail;
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
+/// A CMD or ENTRYPOINT with programs named by their path in a venv (`.venv/bin/gunicorn`)
+/// named bare: the image's venv is first on PATH.
+fn bare_venv_programs(text: &str) -> String {
+    let mut out = text.to_string();
+    while let Some(at) = out.find("venv/bin/") {
+        let start = out[..at].rfind(['"', ' ', '[', '\'']).map_or(0, |p| p + 1);
+        out.replace_range(start..at + "venv/bin/".len(), "");
+    }
+    out
 }
 
 /// The base and the earlier stages, which xtask replaces.
@@ -182,7 +266,8 @@ fn env(args: &str) -> (Option<String>, Vec<String>) {
     ((!kept.is_empty()).then(|| kept.join(" ")), gone)
 }
 
-/// A RUN split at `&&`: the commands that install Python packages go, the rest stays.
+/// A RUN split at `&&` and `;`: the commands that install Python packages (or make and enter
+/// a venv) go, the rest stays, joined as it was.
 fn run(args: &str) -> (Option<String>, Vec<String>) {
     let python = |cmd: &str| {
         let c = cmd.trim();
@@ -197,28 +282,75 @@ fn run(args: &str) -> (Option<String>, Vec<String>) {
             "conda ",
             "mamba ",
             "micromamba ",
+            "virtualenv ",
+            "opentelemetry-bootstrap ",
         ]
         .iter()
         .any(|t| c.starts_with(t) || c.contains(&format!("/{t}")))
             || c.contains("-m pip ")
+            || c.contains("-m venv ")
+            || c.contains("venv/bin/activate")
             || c.contains("setup.py install")
             || c.contains("install-poetry")
             || c.contains("astral.sh/uv")
     };
     let (mut kept, mut gone) = (Vec::new(), Vec::new());
-    for cmd in args.split("&&") {
-        if python(cmd) {
-            gone.push(cmd.trim().to_string());
+    for (cmd, sep) in split_commands(args) {
+        if python(&cmd) {
+            gone.push(cmd);
         } else {
-            kept.push(cmd.trim().to_string());
+            kept.push((cmd, sep));
         }
     }
     // A `cd` left alone (`cd app && poetry install`) does nothing.
-    if !gone.is_empty() && kept.iter().all(|c| c.starts_with("cd ")) {
+    if !gone.is_empty() && kept.iter().all(|(c, _)| c.starts_with("cd ")) {
         kept.clear();
     }
-    let kept = (!kept.is_empty()).then(|| kept.join(" \\\n && "));
-    (kept, gone)
+    if kept.is_empty() {
+        return (None, gone);
+    }
+    let mut text = String::new();
+    let last = kept.len() - 1;
+    for (n, (cmd, sep)) in kept.iter().enumerate() {
+        text += cmd;
+        if n < last {
+            text += if *sep == ";" { "; \\\n " } else { " \\\n && " };
+        }
+    }
+    (Some(text), gone)
+}
+
+/// The commands of a shell line with the separator after each (`&&` or `;`), split outside
+/// quotes; empty commands left out.
+fn split_commands(line: &str) -> Vec<(String, &'static str)> {
+    let (mut out, mut current, mut quote) = (Vec::new(), String::new(), None::<char>);
+    let mut chars = line.chars().peekable();
+    let mut push = |current: &mut String, sep: &'static str| {
+        let cmd = current.trim().to_string();
+        if !cmd.is_empty() {
+            out.push((cmd, sep));
+        }
+        current.clear();
+    };
+    while let Some(c) = chars.next() {
+        match (c, quote) {
+            ('\'', None) | ('"', None) => quote = Some(c),
+            (q, Some(open)) if q == open => quote = None,
+            ('&', None) if chars.peek() == Some(&'&') => {
+                chars.next();
+                push(&mut current, "&&");
+                continue;
+            }
+            (';', None) => {
+                push(&mut current, ";");
+                continue;
+            }
+            _ => {}
+        }
+        current.push(c);
+    }
+    push(&mut current, "&&");
+    out
 }
 
 /// Whether a RUN installs system packages (needs root, and the network).
@@ -314,6 +446,36 @@ mod tests {
         assert!(a.dropped.iter().any(|d| d.contains("poetry install")));
         assert!(a.dropped.iter().any(|d| d.contains("ENV POETRY_VERSION")));
         assert_eq!(a.runtime_image, None);
+    }
+
+    #[test]
+    fn mixed_runs_keep_their_system_steps_and_venv_paths_become_bare_names() {
+        let df = "FROM python:3.9-slim\nENV PDM_VERSION=2.16.1\nRUN apt-get update; apt-get install -y libmagic-dev; pip install -U pip pdm~=${PDM_VERSION}; adduser -u 5678 --disabled-password --gecos \"\" unstract;\nUSER unstract\nRUN pdm venv create -w virtualenv && . .venv/bin/activate\nRUN . .venv/bin/activate && pdm sync --prod && opentelemetry-bootstrap -a install\nCMD [\".venv/bin/gunicorn\", \"--bind\", \"0.0.0.0:3001\", \"app:app\"]\n";
+        let a = adopt(df, &Fake);
+        assert!(
+            a.text.contains("RUN apt-get update; \\\n apt-get install -y libmagic-dev; \\\n adduser -u 5678 --disabled-password --gecos \"\" unstract\n"),
+            "{}",
+            a.text
+        );
+        assert!(!a.text.contains("pip install") && !a.text.contains("activate"), "{}", a.text);
+        assert!(!a.text.contains("pdm") && !a.text.contains("opentelemetry"), "{}", a.text);
+        assert!(a.text.contains("CMD [\"gunicorn\", \"--bind\""), "{}", a.text);
+        assert_eq!(a.runtime_image, None);
+    }
+
+    #[test]
+    fn build_arguments_in_from_take_their_defaults() {
+        let lgb = "ARG PYTHON_VERSION=3.11\nARG BASE_IMAGE=python:${PYTHON_VERSION}-slim-bookworm\nFROM ${BASE_IMAGE}\nRUN apt-get install -y libgomp1\n";
+        assert_eq!(adopt(lgb, &Fake).runtime_image, None, "a Python base is xtask's own");
+        let ubi = "ARG BASE_IMAGE=registry.access.redhat.com/ubi9/python-311:1\nFROM $BASE_IMAGE\n";
+        let a = adopt(ubi, &Fake);
+        assert_eq!(
+            a.runtime_image.as_deref(),
+            Some("registry.access.redhat.com/ubi9/python-311:1")
+        );
+        let open = adopt("ARG BASE\nFROM ${BASE}\n", &Fake);
+        assert_eq!(open.runtime_image, None);
+        assert!(open.dropped.iter().any(|d| d.contains("without a default")), "{:?}", open.dropped);
     }
 
     #[test]
