@@ -82,7 +82,7 @@ pub fn provide(session: &Session, resolved: &Resolved) -> Result<Wheelhouse> {
     let (mut took, mut from_shared) = (None, 0);
     if !missing.is_empty() {
         let t0 = Instant::now();
-        from_shared = download::missing(session, &house, &resolved.runtime, &missing)?;
+        from_shared = download::missing(session, &house, resolved, &missing)?;
         for p in &missing {
             let found = cached_file(&resolved.runtime, &house, p)?.with_context(|| {
                 let r = &resolved.runtime;

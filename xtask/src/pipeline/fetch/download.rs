@@ -10,6 +10,7 @@ use super::FROM_SDIST;
 use crate::hash::Sha256;
 use crate::model::lock::{LockedFile, Pinned};
 use crate::net::{self, simple, Client, Download};
+use crate::pipeline::plan::Resolved;
 use crate::pipeline::shared::Shared;
 use crate::pipeline::toolchain;
 use crate::pipeline::wheels::{self, BuildSpec};
@@ -29,9 +30,10 @@ const WORKERS: usize = 8;
 pub(super) fn missing(
     session: &Session,
     house: &Utf8Path,
-    runtime: &Runtime,
+    resolved: &Resolved,
     missing: &[&Pinned],
 ) -> Result<usize> {
+    let runtime = &resolved.runtime;
     let tmp = session.repo()?.scratch("fetch")?;
     let minor = runtime.python_minor();
     let shared = session.shared();
@@ -39,7 +41,7 @@ pub(super) fn missing(
     let result = (|| {
         let mut wanted = Vec::new();
         for p in missing {
-            let (file, is_sdist) = choose(p, runtime)?;
+            let (file, is_sdist) = choose(p, runtime, &resolved.dir)?;
             let tag = shared_tag(&file.sha256, is_sdist.then_some(minor));
             if shared.is_some_and(|s| take_shared(s, &tag, house, file, is_sdist)) {
                 from_shared += 1;
@@ -139,11 +141,11 @@ pub(super) fn file(
 }
 
 /// The file of `p` to fetch for the runtime: its most specific fitting wheel, else its sdist.
-fn choose<'p>(p: &'p Pinned, runtime: &Runtime) -> Result<(&'p LockedFile, bool)> {
+fn choose<'p>(p: &'p Pinned, runtime: &Runtime, dir: &str) -> Result<(&'p LockedFile, bool)> {
     if p.files.is_empty() {
         bail!(
             "{}=={}: the lock records no file (and so no digest) for it; lock again with `cargo \
-             xtask lock <project>`",
+             xtask lock {dir}`",
             p.name,
             p.version
         );

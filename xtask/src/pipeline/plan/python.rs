@@ -60,9 +60,10 @@ pub fn of_project(session: &Session, idx: usize, how: Read) -> Result<ProjectPyt
             lacking.count()
         })
     };
+    // A dry run asks no engine: the images this cache has read are the ones it counts on.
     let available = |image: &str| match how {
-        Read::Assumed => true,
-        Read::Known if probe::known(repo, image).is_some() => true,
+        Read::Assumed | Read::Known if probe::known(repo, image).is_some() => true,
+        Read::Assumed => false,
         _ => session.engine().is_ok_and(|e| {
             e.image_id(&session.sh, image).is_ok_and(|id| id.is_some())
                 || e.pull(&session.sh, image)
@@ -195,10 +196,19 @@ pub fn choose(
         (Some(configured), _) => Some(format!(
             "note: {dir} needs another Python than {configured} ({said}): it runs on {image}"
         )),
-        (None, Some(newest)) if newest != minor => Some(format!(
-            "note: {dir} runs on {image}: Python 3.{newest} is allowed, but its image is not \
-             available here or its lock has fewer wheels for it"
-        )),
+        (None, Some(newest)) if newest != minor => {
+            let (missing, here) = (compiles(newest), compiles(minor));
+            let why = if missing > here {
+                format!(
+                    "the lock has no wheel for it of {} package(s) that have one for 3.{minor} \
+                     (they would be compiled)",
+                    missing - here
+                )
+            } else {
+                format!("the engine has no python:3.{newest}-slim and none could be pulled")
+            };
+            Some(format!("note: {dir} runs on {image}: Python 3.{newest} is allowed, but {why}"))
+        }
         _ => None,
     };
     Ok(Choice { image, auto: Some(minor), note })
