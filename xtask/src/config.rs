@@ -44,6 +44,10 @@ pub struct ProjectImage {
     /// Runtime base image (default: chosen by the project's Python constraint, see
     /// [`Toolchain::python_image`]), e.g. a CUDA image with Python.
     pub runtime_image: Option<String>,
+    /// Extras of the project itself to install, as `pip install ".[server]"` would (default:
+    /// none).
+    #[serde(default)]
+    pub extras: Vec<String>,
 }
 
 /// The pinned tools: what locks are made with, what every wheel is built with, and which

@@ -286,7 +286,10 @@ fn a_workspace_at_the_repo_root_locks_there_and_its_sources_reach_the_members() 
              build-backend = \"hatchling.build\"\n"
         )
     };
-    let (lib, app) = (member("ws-lib", ""), member("ws-app", "\"ws-lib>=0.1\", \"six\""));
+    let lib = member("ws-lib", "");
+    // The app's server extra (`pip install ".[server]"`) is what its image needs.
+    let app = member("ws-app", "\"ws-lib>=0.1\", \"six\"")
+        + "\n[project.optional-dependencies]\nserver = [\"idna\"]\n";
     write_files(
         &repo,
         &[
@@ -299,6 +302,7 @@ fn a_workspace_at_the_repo_root_locks_there_and_its_sources_reach_the_members() 
             ("lib/ws_lib/__init__.py", "VALUE = 42\n"),
             ("app/pyproject.toml", &app),
             ("app/ws_app/__init__.py", "from ws_lib import VALUE\n"),
+            ("docker/images.toml", "[projects.\"app\"]\nextras = [\"server\"]\n"),
             (
                 "legacy/setup.py",
                 "from setuptools import setup\nsetup(name='legacy', version='1.0')\n",
@@ -318,7 +322,7 @@ fn a_workspace_at_the_repo_root_locks_there_and_its_sources_reach_the_members() 
     let out = xtask(&repo, &shared_cache(), &["build-image", "app", "--tag", &tag("rootws")]);
     assert!(out.status.success(), "build-image app:\n{}", text(&out.stderr));
     let app = format!("ws-app:{}", tag("rootws"));
-    let probe = "import ws_app, six; print(ws_app.VALUE)";
+    let probe = "import ws_app, six, idna; print(ws_app.VALUE)";
     assert_eq!(run_in(&app, &["python", "-c", probe]), "42");
     // A dependency computed at build time is out of the graph: the image would lack it, and
     // the build says so instead of tagging a broken image.

@@ -140,7 +140,11 @@ impl<'g> Index<'g> {
             if p.kind != Kind::Project || !projects.contains_key(p.dir.as_str()) {
                 continue;
             }
-            let closure = g.closure(i, &[]);
+            // Every extra of the project counts (an image may install any, by config): a
+            // change to a package only an extra brings in may rebuild it, never go unseen.
+            let extras: Vec<String> =
+                p.manifest.deps.iter().flat_map(|d| d.enabled_by.iter().cloned()).collect();
+            let closure = g.closure(i, &extras);
             for (member, _) in &closure.order {
                 let chain =
                     closure.chain(*member).iter().map(|&c| g.packages[c].dir.clone()).collect();

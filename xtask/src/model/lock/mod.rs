@@ -74,6 +74,8 @@ pub struct Request<'a> {
     pub roots: &'a [Root],
     /// Every dependency group, not only the main dependencies (the dev environment).
     pub all_groups: bool,
+    /// Extras of the project itself to install (normalised).
+    pub extras: &'a [String],
     pub runtime: &'a Runtime,
 }
 

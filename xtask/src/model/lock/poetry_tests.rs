@@ -103,7 +103,10 @@ fn walk(lock: &Lock, roots: &[Root]) -> Result<Vec<Pinned>, LockError> {
 
 fn walk_on(lock: &Lock, roots: &[Root], runtime: &Runtime) -> Result<Vec<Pinned>, LockError> {
     let project = PackageName::new("project");
-    third_party(lock, &Request { project: &project, roots, all_groups: false, runtime })
+    third_party(
+        lock,
+        &Request { project: &project, roots, all_groups: false, extras: &[], runtime },
+    )
 }
 
 #[test]
@@ -296,8 +299,13 @@ fn a_version_or_url_that_would_smuggle_a_pip_option_is_refused() {
     let project = PackageName::new("project");
     let roots = [root("toml", &[])];
     let runtime = Runtime::assumed();
-    let request =
-        Request { project: &project, roots: &roots, all_groups: false, runtime: &runtime };
+    let request = Request {
+        project: &project,
+        roots: &roots,
+        all_groups: false,
+        extras: &[],
+        runtime: &runtime,
+    };
     let read = |text: &str| super::super::third_party(super::super::Format::Poetry, text, &request);
     assert!(read(LOCK_21).is_ok());
     let smuggled =

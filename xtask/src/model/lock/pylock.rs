@@ -98,7 +98,7 @@ pub fn third_party(lock: &Lock, request: &Request) -> Result<Vec<Pinned>, LockEr
     } else {
         lock.default_groups.iter().cloned().collect()
     };
-    let extras = BTreeSet::new();
+    let extras: BTreeSet<String> = request.extras.iter().cloned().collect();
     let env = Env { runtime: request.runtime, extras: &extras, groups: &groups };
     let mut out: Vec<Pinned> = Vec::new();
     for p in &lock.packages {

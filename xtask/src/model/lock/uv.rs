@@ -131,7 +131,8 @@ pub fn third_party(lock: &Lock, request: &Request) -> Result<Vec<Pinned>, LockEr
         .iter()
         .position(|p| p.name == *request.project && matches!(p.source, Source::Local(_)))
         .ok_or_else(|| LockError::Missing(request.project.clone()))?;
-    let mut want: BTreeMap<usize, BTreeSet<String>> = BTreeMap::from([(start, BTreeSet::new())]);
+    let asked: BTreeSet<String> = request.extras.iter().cloned().collect();
+    let mut want: BTreeMap<usize, BTreeSet<String>> = BTreeMap::from([(start, asked)]);
     let mut queue = vec![start];
     while let Some(idx) = queue.pop() {
         let p = &lock.packages[idx];

@@ -15,7 +15,7 @@ fn names(pinned: &[Pinned]) -> Vec<String> {
 fn walk(text: &str, project: &str, all_groups: bool, runtime: &Runtime) -> Vec<String> {
     let project = PackageName::new(project);
     let roots: [Root; 0] = [];
-    let request = Request { project: &project, roots: &roots, all_groups, runtime };
+    let request = Request { project: &project, roots: &roots, all_groups, extras: &[], runtime };
     names(&third_party(&parse(text).unwrap(), &request).unwrap())
 }
 
@@ -68,6 +68,7 @@ fn pylock_keeps_what_the_runtime_needs_and_leaves_folders_out() {
             project: &project,
             roots: &[],
             all_groups: false,
+            extras: &[],
             runtime: &Runtime::assumed(),
         };
         let set = pylock::third_party(&lock, &request).unwrap();

@@ -106,11 +106,16 @@ pub fn resolve(repo: &Repo, idx: usize, groups: Groups, runtime: &Runtime) -> Re
         }
         Err(e) => return Err(e),
     };
+    let extras: Vec<String> =
+        super::extras_of(repo, idx).iter().map(|e| crate::model::names::normalize(e)).collect();
+    let wanted = |d: &&crate::model::manifest::Dependency| {
+        !d.optional || d.enabled_by.iter().any(|e| extras.contains(e))
+    };
     let roots: Vec<Root> = pkg
         .manifest
         .deps
         .iter()
-        .filter(|d| (d.group == MAIN || groups == Groups::All) && !d.optional)
+        .filter(|d| (d.group == MAIN || groups == Groups::All) && wanted(d))
         .map(|d| Root {
             name: d.name.clone(),
             extras: d.extras.clone(),
@@ -122,8 +127,9 @@ pub fn resolve(repo: &Repo, idx: usize, groups: Groups, runtime: &Runtime) -> Re
             },
         })
         .collect();
+    let all_groups = groups == Groups::All;
     let request =
-        Request { project: &pkg.name, roots: &roots, all_groups: groups == Groups::All, runtime };
+        Request { project: &pkg.name, roots: &roots, all_groups, extras: &extras, runtime };
     let pinned = match lock::third_party(lock.format, &lock.text, &request) {
         Ok(pinned) => pinned,
         Err(e @ (LockError::Missing(_) | LockError::NoVersion { .. })) => bail!(
@@ -143,7 +149,7 @@ pub fn resolve(repo: &Repo, idx: usize, groups: Groups, runtime: &Runtime) -> Re
 /// Whether any package of the closure declares a dependency that is not local (in the main
 /// group, or in any group for `Groups::All`): only then is a lock needed.
 fn needs_third_party(repo: &Repo, idx: usize, groups: Groups) -> bool {
-    let closure = repo.graph.closure(idx, &[]);
+    let closure = repo.graph.closure(idx, &super::extras_of(repo, idx));
     closure.order.iter().any(|(i, _)| {
         repo.graph.packages[*i]
             .manifest

@@ -124,7 +124,7 @@ pub fn projects(repo: &Repo) -> Vec<usize> {
 
 /// The main-group closure of a package, or an error listing every problem in it.
 pub fn closure(repo: &Repo, idx: usize) -> Result<Closure> {
-    let closure = repo.graph.closure(idx, &[]);
+    let closure = repo.graph.closure(idx, &extras_of(repo, idx));
     fail_on(&closure.problems)?;
     Ok(closure)
 }
@@ -144,6 +144,12 @@ pub fn fail_on(problems: &[Problem]) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The extras of the project at `idx` its image installs (`[projects."<dir>"] extras`).
+pub fn extras_of(repo: &Repo, idx: usize) -> Vec<String> {
+    let dir = &repo.graph.packages[idx].dir;
+    repo.config.projects.get(dir).map(|p| p.extras.clone()).unwrap_or_default()
 }
 
 /// The image name of a project: `[projects."<dir>"] image`, or its package name.
