@@ -102,9 +102,17 @@ fn every_sample_image_runs_as_non_root_with_installed_packages_only() {
         assert_eq!(row["layers"].as_u64().unwrap() as usize, layers(image).len());
         assert!(row["context_bytes"].as_u64().unwrap() > 0 && row["size"].as_u64() > row["base_size"].as_u64());
     }
-    // xtask's context for export holds the layers it installed, no wheel and nothing of the
-    // repo; its own Dockerfile is built on top, with its project folder as the context.
+    // With the engine builder, xtask's context for export holds the layers it installed, no
+    // wheel and nothing of the repo; its own Dockerfile is built on top, with its project folder
+    // as the context. (Removed first: nothing left by an earlier run may pass for it.)
     let ctx = root.join("target/xtask/contexts/gw-iaas-export");
+    let _ = fs::remove_dir_all(&ctx);
+    let engine_tag = unique_tag("content-engine");
+    build(
+        &root,
+        &shared_cache(),
+        &["projects/gw-iaas/export", "--tag", &engine_tag, "--builder", "engine"],
+    );
     assert!(
         ctx.join("layers/third-party/opt/venv/lib/python3.11/site-packages/numpy").is_dir()
             && ctx.join("layers/project").is_dir()
