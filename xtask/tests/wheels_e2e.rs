@@ -148,6 +148,12 @@ fn an_sdist_only_dependency_is_locked_built_into_a_wheel_and_installed() {
     );
     let out = xtask(&repo, &shared_cache(), &["lock", "hello-world"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
+    // The sample pins its build environments, and docopt's (setuptools, wheel) is new: pinned as
+    // a user is told to. (Without it, a machine that has no docopt wheel yet refuses the build.)
+    let out = xtask(&repo, &shared_cache(), &["lock", "--toolchain"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let pinned = fs::read_to_string(repo.join("docker/toolchain.lock")).unwrap();
+    assert!(pinned.contains("docopt"), "the toolchain lock names no env for docopt:\n{pinned}");
     let report = install_and_check(&repo, &shared_cache(), "projects/hello-world", "hello-world");
     assert_eq!(report["installed"]["docopt"], "0.6.2");
 }
