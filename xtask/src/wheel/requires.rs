@@ -9,12 +9,12 @@ use std::io::Read;
 use zip::ZipArchive;
 
 use crate::model::markers::{self, Env};
-use crate::model::names::normalize;
+use crate::model::names::{normalize, parse_requirement};
 use crate::runtime::Runtime;
 
-/// The distribution's name and its `Requires-Dist` lines, from the METADATA of the wheel at
-/// `path` (only the zip's directory and that file are read).
-pub fn of_wheel(path: &camino::Utf8Path) -> Result<(String, Vec<String>), String> {
+/// The header part of the METADATA of the wheel at `path` (the description after the first
+/// empty line left out); only the zip's directory and that file are read.
+pub fn metadata_headers(path: &camino::Utf8Path) -> Result<String, String> {
     let file = fs_err::File::open(path).map_err(|e| e.to_string())?;
     let mut zip = ZipArchive::new(file).map_err(|e| format!("{path}: not a zip file: {e}"))?;
     let name = (0..zip.len())
@@ -23,18 +23,22 @@ pub fn of_wheel(path: &camino::Utf8Path) -> Result<(String, Vec<String>), String
             n.strip_suffix("/METADATA")
                 .is_some_and(|d| d.ends_with(".dist-info") && !d.contains('/'))
         })
-        .ok_or("no *.dist-info/METADATA in the wheel")?;
+        .ok_or(format!("{path}: no *.dist-info/METADATA in the wheel"))?;
     let mut text = String::new();
     zip.by_name(&name)
-        .map_err(|e| format!("read {name}: {e}"))?
+        .map_err(|e| format!("{path}: read {name}: {e}"))?
         .read_to_string(&mut text)
-        .map_err(|e| format!("read {name}: {e}"))?;
-    // The headers end at the first empty line; the description follows.
-    let headers = text.split("\n\n").next().unwrap_or_default();
+        .map_err(|e| format!("{path}: read {name}: {e}"))?;
+    Ok(text.split("\n\n").next().unwrap_or_default().to_string())
+}
+
+/// The distribution's name and its `Requires-Dist` lines, from the wheel's METADATA.
+pub fn of_wheel(path: &camino::Utf8Path) -> Result<(String, Vec<String>), String> {
+    let headers = metadata_headers(path)?;
     let field = |key: &str| -> Vec<String> {
         headers.lines().filter_map(|l| l.strip_prefix(key)).map(|v| v.trim().to_string()).collect()
     };
-    let dist = field("Name:").into_iter().next().ok_or(format!("{name} has no Name"))?;
+    let dist = field("Name:").into_iter().next().ok_or(format!("{path}: METADATA has no Name"))?;
     Ok((normalize(&dist), field("Requires-Dist:")))
 }
 
@@ -47,17 +51,14 @@ pub fn unmet(dists: &[(String, Vec<String>)], runtime: &Runtime) -> Vec<(String,
     let mut out = Vec::new();
     for (who, requires) in dists {
         for requirement in requires {
-            let (spec, marker) = match requirement.split_once(';') {
-                Some((spec, marker)) => (spec, Some(marker.trim())),
-                None => (requirement.as_str(), None),
-            };
-            // An unreadable marker is pip's concern, not a reason to refuse the image.
-            if marker.is_some_and(|m| !markers::evaluate(m, &env).unwrap_or(false)) {
+            // An unreadable requirement or marker is pip's concern, not a reason to refuse
+            // the image.
+            let Ok(r) = parse_requirement(requirement) else { continue };
+            if r.markers.is_some_and(|m| !markers::evaluate(&m, &env).unwrap_or(false)) {
                 continue;
             }
-            let name = spec.trim().split([' ', '[', '<', '>', '=', '!', '~', '@', '(']).next();
-            let name = normalize(name.unwrap_or_default());
-            if !name.is_empty() && !present.contains(name.as_str()) {
+            let name = normalize(&r.name);
+            if !present.contains(name.as_str()) {
                 out.push((who.clone(), requirement.trim().to_string()));
             }
         }

@@ -3,11 +3,8 @@
 //! repo folder) and its licence where its metadata says one. Deterministic: no random serial,
 //! no clock.
 
-use std::io::Read;
-
 use anyhow::Result;
 use camino::Utf8PathBuf;
-use fs_err as fs;
 use serde_json::{json, Value};
 
 use crate::hash::Sha256;
@@ -30,14 +27,7 @@ pub struct Component {
 /// The licence a wheel's METADATA declares: `License-Expression`, else `License`, else the
 /// licence classifiers.
 fn licence(wheel: &Utf8PathBuf) -> Option<Value> {
-    let mut zip = zip::ZipArchive::new(fs::File::open(wheel).ok()?).ok()?;
-    let name = zip
-        .file_names()
-        .find(|n| n.ends_with(".dist-info/METADATA") && n.matches('/').count() == 1)?
-        .to_string();
-    let mut text = String::new();
-    zip.by_name(&name).ok()?.read_to_string(&mut text).ok()?;
-    let headers = text.split("\n\n").next().unwrap_or_default();
+    let headers = crate::wheel::requires::metadata_headers(wheel).ok()?;
     let field = |key: &str| {
         headers
             .lines()
