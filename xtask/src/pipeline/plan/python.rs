@@ -2,6 +2,8 @@
 //! closure allow, checked against its runtime image, or, without a configured image, the
 //! newest supported `python:<X.Y>-slim` they allow.
 
+use std::collections::BTreeMap;
+
 use anyhow::{bail, Result};
 
 use crate::config::CONFIG_PATH;
@@ -178,8 +180,10 @@ pub fn choose(
         .collect();
     // Fewest sdists to compile first, the newest Python among equals; the first whose image is
     // available (asked in that order, so a better image the engine has spares any pull).
+    // (Each count resolves the lock once: counted once, for the ranking and the note.)
+    let cost: BTreeMap<u32, usize> = allowed_minors.iter().map(|&m| (m, compiles(m))).collect();
     let mut ranked = allowed_minors.clone();
-    ranked.sort_by_cached_key(|m| (compiles(*m), std::cmp::Reverse(*m)));
+    ranked.sort_by_key(|m| (cost[m], std::cmp::Reverse(*m)));
     let best = ranked.into_iter().find(|m| available(&format!("python:3.{m}-slim")));
     let Some(minor) = best.or(allowed_minors.first().copied()) else {
         let said: Vec<&str> = constraints.iter().map(|(w, _)| w.as_str()).collect();
@@ -197,7 +201,7 @@ pub fn choose(
             "note: {dir} needs another Python than {configured} ({said}): it runs on {image}"
         )),
         (None, Some(newest)) if newest != minor => {
-            let (missing, here) = (compiles(newest), compiles(minor));
+            let (missing, here) = (cost[&newest], cost.get(&minor).copied().unwrap_or(0));
             let why = if missing > here {
                 format!(
                     "the lock has no wheel for it of {} package(s) that have one for 3.{minor} \
