@@ -73,26 +73,16 @@ pub fn images(session: &Session, targets: &[Target], options: &Options) -> Resul
         n => format!(" ({n} from the shared cache)"),
     };
     session.ui.step(&format!("fetch third-party wheels{shared}"), t);
-    let t = Instant::now();
-    let all_jobs: Vec<&super::plan::Job> = targets.iter().flat_map(|t| t.jobs.iter()).collect();
-    session.ui.begin("local wheels");
-    let built = wheels::provide(session, &all_jobs)?;
-    let shared = if built.shared > 0 {
-        format!(", {} from the shared cache", built.shared)
-    } else {
-        String::new()
-    };
-    session.ui.step(&format!("local wheels ({} built{shared})", built.keys.len()), t);
+    let locals = local_wheels(session, targets)?;
     let mut images = Vec::new();
-    for (target, house) in targets.iter().zip(&houses) {
-        let local = wheels::wheels(repo, &target.jobs, &built.keys)?;
-        let inputs = ImageInputs::collect(repo, target, house, &local)?;
+    for ((target, house), local) in targets.iter().zip(&houses).zip(&locals) {
+        let inputs = ImageInputs::collect(repo, target, house, local)?;
         let image = match one(session, target, &inputs, house, options)? {
             Outcome::Done(image) => *image,
             // A wheel was fetched (or built from its sdist) again with other bytes: the
             // inputs are read again from the new wheelhouse, whose files are now checked.
             Outcome::Refetched(house) => {
-                let inputs = ImageInputs::collect(repo, target, &house, &local)?;
+                let inputs = ImageInputs::collect(repo, target, &house, local)?;
                 match one(session, target, &inputs, &house, options)? {
                     Outcome::Done(image) => *image,
                     Outcome::Refetched(_) => {
@@ -104,6 +94,26 @@ pub fn images(session: &Session, targets: &[Target], options: &Options) -> Resul
         images.push(image);
     }
     Ok(images)
+}
+
+/// Every target's local wheels, built once for all (each wheel is shared by the targets
+/// that need it), in the targets' order.
+pub(super) fn local_wheels(
+    session: &Session,
+    targets: &[Target],
+) -> Result<Vec<Vec<wheels::LocalWheel>>> {
+    let repo = session.repo()?;
+    let t = Instant::now();
+    let all_jobs: Vec<&super::plan::Job> = targets.iter().flat_map(|t| t.jobs.iter()).collect();
+    session.ui.begin("local wheels");
+    let built = wheels::provide(session, &all_jobs)?;
+    let shared = if built.shared > 0 {
+        format!(", {} from the shared cache", built.shared)
+    } else {
+        String::new()
+    };
+    session.ui.step(&format!("local wheels ({} built{shared})", built.keys.len()), t);
+    targets.iter().map(|t| wheels::wheels(repo, &t.jobs, &built.keys)).collect()
 }
 
 /// What building one image came to.

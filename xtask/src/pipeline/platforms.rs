@@ -39,18 +39,12 @@ pub fn images(
     for target in targets {
         registry_of(&target.runtime_image)?;
     }
-    let repo = session.repo()?;
-    let t = Instant::now();
-    session.ui.begin("local wheels");
-    let all_jobs: Vec<&super::plan::Job> = targets.iter().flat_map(|t| t.jobs.iter()).collect();
-    let built = wheels::provide(session, &all_jobs)?;
-    session.ui.step(&format!("local wheels ({} built)", built.keys.len()), t);
-    let mut images = Vec::new();
-    for target in targets {
-        let local = wheels::wheels(repo, &target.jobs, &built.keys)?;
-        images.push(one(session, target, &local, platforms, options)?);
-    }
-    Ok(images)
+    let locals = build::local_wheels(session, targets)?;
+    targets
+        .iter()
+        .zip(&locals)
+        .map(|(t, local)| one(session, t, local, platforms, options))
+        .collect()
 }
 
 /// One project for every platform.
