@@ -100,22 +100,22 @@ fn apply(inner: &mut serde_json::Map<String, Value>, s: &Settings) {
     if let Some(cmd) = &s.cmd {
         inner.insert("Cmd".into(), json!(cmd));
     }
-    for port in &s.exposed_ports {
-        let ports = inner.entry("ExposedPorts").or_insert_with(|| json!({}));
-        if let Some(map) = ports.as_object_mut() {
-            map.insert(port.clone(), json!({}));
-        }
-    }
+    add_keys(inner, "ExposedPorts", &s.exposed_ports);
     if let Some(check) = &s.healthcheck {
         inner.insert("Healthcheck".into(), check.clone());
     }
     if let Some(signal) = &s.stop_signal {
         inner.insert("StopSignal".into(), json!(signal));
     }
-    for volume in &s.volumes {
-        let volumes = inner.entry("Volumes").or_insert_with(|| json!({}));
-        if let Some(map) = volumes.as_object_mut() {
-            map.insert(volume.clone(), json!({}));
+    add_keys(inner, "Volumes", &s.volumes);
+}
+
+/// Adds each of `keys` to the set-like object `field` (`{"8000/tcp": {}}`), made when absent.
+fn add_keys(inner: &mut serde_json::Map<String, Value>, field: &str, keys: &[String]) {
+    for key in keys {
+        let set = inner.entry(field).or_insert_with(|| json!({}));
+        if let Some(map) = set.as_object_mut() {
+            map.insert(key.clone(), json!({}));
         }
     }
 }
