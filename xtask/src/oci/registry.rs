@@ -135,13 +135,7 @@ impl Repository {
     /// Whether the registry has the blob.
     pub fn has_blob(&self, digest: &Sha256) -> Result<bool> {
         let url = format!("{}/blobs/{}", self.base, digest.prefixed());
-        let response = self.send(&|auth| {
-            let r = self.agent.head(&url);
-            match auth {
-                Some(a) => r.header("Authorization", a).call(),
-                None => r.call(),
-            }
-        })?;
+        let response = self.send(&|auth| with_auth(self.agent.head(&url), auth).call())?;
         Ok(response.status().is_success())
     }
 
@@ -151,13 +145,7 @@ impl Repository {
             return Ok(());
         }
         let url = format!("{}/blobs/uploads/", self.base);
-        let started = self.send(&|auth| {
-            let r = self.agent.post(&url);
-            match auth {
-                Some(a) => r.header("Authorization", a).send_empty(),
-                None => r.send_empty(),
-            }
-        })?;
+        let started = self.send(&|auth| with_auth(self.agent.post(&url), auth).send_empty())?;
         if started.status().as_u16() != 202 {
             bail!("the registry {} refused an upload (HTTP {})", self.host, started.status());
         }
@@ -175,11 +163,8 @@ impl Repository {
         let sep = if location.contains('?') { '&' } else { '?' };
         let put = format!("{location}{sep}digest={}", digest.prefixed());
         let done = self.send(&|auth| {
-            let r = self.agent.put(&put).header("Content-Type", "application/octet-stream");
-            match auth {
-                Some(a) => r.header("Authorization", a).send(bytes),
-                None => r.send(bytes),
-            }
+            with_auth(self.agent.put(&put).header("Content-Type", "application/octet-stream"), auth)
+                .send(bytes)
         })?;
         if done.status().as_u16() != 201 {
             bail!(
@@ -195,11 +180,7 @@ impl Repository {
     pub fn push_manifest(&self, tag: &str, media_type: &str, manifest: &[u8]) -> Result<String> {
         let url = format!("{}/manifests/{tag}", self.base);
         let response = self.send(&|auth| {
-            let r = self.agent.put(&url).header("Content-Type", media_type);
-            match auth {
-                Some(a) => r.header("Authorization", a).send(manifest),
-                None => r.send(manifest),
-            }
+            with_auth(self.agent.put(&url).header("Content-Type", media_type), auth).send(manifest)
         })?;
         if !response.status().is_success() {
             bail!(
@@ -217,13 +198,8 @@ impl Repository {
     pub fn manifest(&self, reference: &str) -> Result<Option<(String, Vec<u8>)>> {
         let url = format!("{}/manifests/{reference}", self.base);
         let accept = "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json";
-        let mut response = self.send(&|auth| {
-            let r = self.agent.get(&url).header("Accept", accept);
-            match auth {
-                Some(a) => r.header("Authorization", a).call(),
-                None => r.call(),
-            }
-        })?;
+        let mut response = self
+            .send(&|auth| with_auth(self.agent.get(&url).header("Accept", accept), auth).call())?;
         if response.status().as_u16() == 404 {
             return Ok(None);
         }
@@ -239,13 +215,7 @@ impl Repository {
     /// A blob's bytes, checked against its digest.
     pub fn blob(&self, digest: &Sha256) -> Result<Vec<u8>> {
         let url = format!("{}/blobs/{}", self.base, digest.prefixed());
-        let mut response = self.send(&|auth| {
-            let r = self.agent.get(&url);
-            match auth {
-                Some(a) => r.header("Authorization", a).call(),
-                None => r.call(),
-            }
-        })?;
+        let mut response = self.send(&|auth| with_auth(self.agent.get(&url), auth).call())?;
         if !response.status().is_success() {
             bail!(
                 "the registry {} answered HTTP {} for the blob {digest}",
@@ -322,6 +292,14 @@ impl Repository {
             })
             .unwrap_or_default();
         Ok(Some(Remote { media_type, manifest, config, config_digest, layers }))
+    }
+}
+
+/// `request` with the `Authorization` header `auth`, when there is one.
+fn with_auth<B>(request: ureq::RequestBuilder<B>, auth: Option<&str>) -> ureq::RequestBuilder<B> {
+    match auth {
+        Some(a) => request.header("Authorization", a),
+        None => request,
     }
 }
 
